@@ -1,0 +1,1 @@
+"""olapsink operator: reconciles DorisSink/StarRocksSink into worker Deployments."""

@@ -1,0 +1,1 @@
+"""olapsink worker: consume from Kafka, convert, load into Doris/StarRocks with Stream Load."""
