@@ -1,0 +1,5 @@
+"""The one error the dev stack raises: a server that could not be fetched, started or reached."""
+
+
+class DevstackError(RuntimeError):
+    """A dev-stack server failed; the message says which one, why, and where its log is."""
