@@ -1,0 +1,195 @@
+"""Kafka Connect logical types → the text Doris and StarRocks parse.
+
+Kafka's JsonConverter (``schemas.enable=true``) writes every record as ``{"schema": …, "payload": …}``. The
+payload of a logical type is a plain number or base64 string whose meaning is given only by the schema's
+``name``: a Connect ``Date`` is days since the epoch, ``Time`` milliseconds of the day, ``Timestamp`` epoch
+milliseconds, ``Decimal`` the unscaled two's-complement integer in base64. Both upstream connectors hand these
+raw numbers to the database, which loads NULL (StarRocks issue #12); here they become ``YYYY-MM-DD``,
+``HH:MM:SS[.ffffff]``, ``YYYY-MM-DD HH:MM:SS[.ffffff]`` and exact decimals.
+
+``compile_struct(schema)`` turns a struct schema into a converter once; the decoder caches it per schema
+text, so each record pays only for the fields that actually need converting. A schema with no such field
+compiles to ``None`` and its payload goes out byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import decimal
+from collections.abc import Callable, Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+Converter = Callable[[Any], Any]
+
+_EPOCH_DATE = dt.date(1970, 1, 1)
+_EPOCH = dt.datetime(1970, 1, 1)
+_UTC = dt.UTC
+
+CONNECT_DATE = "org.apache.kafka.connect.data.Date"
+CONNECT_TIME = "org.apache.kafka.connect.data.Time"
+CONNECT_TIMESTAMP = "org.apache.kafka.connect.data.Timestamp"
+CONNECT_DECIMAL = "org.apache.kafka.connect.data.Decimal"
+
+
+class SchemaError(ValueError):
+    """A schema or payload value does not match what its Connect type promises."""
+
+
+def date_from_days(days: int) -> str:
+    return (_EPOCH_DATE + dt.timedelta(days=days)).isoformat()
+
+
+def _fraction(micros: int) -> str:
+    """``.ffffff`` trimmed of trailing zeros, or nothing: Doris and StarRocks accept both forms."""
+    if not micros:
+        return ""
+    return "." + f"{micros:06d}".rstrip("0")
+
+
+def time_from_micros(micros_of_day: int) -> str:
+    seconds, micros = divmod(micros_of_day, 1_000_000)
+    minutes, sec = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours:02d}:{minute:02d}:{sec:02d}{_fraction(micros)}"
+
+
+def datetime_from_micros(epoch_micros: int) -> str:
+    """Epoch microseconds as UTC wall-clock text, the way both connectors treat Connect timestamps."""
+    stamp = _EPOCH + dt.timedelta(microseconds=epoch_micros)
+    return stamp.strftime("%Y-%m-%d %H:%M:%S") + _fraction(stamp.microsecond)
+
+
+def decimal_from_connect(value: Any, scale: int) -> decimal.Decimal:
+    """A Connect Decimal: base64 of the unscaled big-endian two's-complement integer, or already a number
+    when the producer used ``decimal.format=NUMERIC``."""
+    if isinstance(value, str):
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except binascii.Error as exc:
+            raise SchemaError(f"Decimal value {value!r} is not base64") from exc
+        unscaled = int.from_bytes(raw, "big", signed=True)
+        return decimal.Decimal(unscaled).scaleb(-scale)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SchemaError(f"Decimal value {value!r} is neither base64 text nor a number")
+    # Through str() so that a float keeps the digits the producer wrote, not its binary expansion.
+    return decimal.Decimal(str(value))
+
+
+def _int(value: Any, type_name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SchemaError(f"{type_name} value {value!r} must be an integer")
+    return value
+
+
+def _scale_of(schema: Mapping[str, Any]) -> int:
+    params = schema.get("parameters") or {}
+    try:
+        return int(params.get("scale", 0))
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"Decimal schema has a non-integer scale {params.get('scale')!r}") from exc
+
+
+def _variable_scale_decimal(value: Any) -> decimal.Decimal:
+    if not isinstance(value, Mapping) or "value" not in value:
+        raise SchemaError(f"VariableScaleDecimal value {value!r} must be {{scale, value}}")
+    return decimal_from_connect(value["value"], int(value.get("scale") or 0))
+
+
+def _zoned_timestamp(zone: dt.tzinfo) -> Converter:
+    def convert(value: Any) -> str:
+        if not isinstance(value, str):
+            raise SchemaError(f"ZonedTimestamp value {value!r} must be ISO-8601 text")
+        try:
+            stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise SchemaError(f"ZonedTimestamp value {value!r} is not ISO-8601") from exc
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=_UTC)
+        local = stamp.astimezone(zone)
+        return local.strftime("%Y-%m-%d %H:%M:%S") + _fraction(local.microsecond)
+
+    return convert
+
+
+def _leaf_converter(schema: Mapping[str, Any], zone: dt.tzinfo) -> Converter | None:
+    """The converter for one non-struct schema, or None when its JSON value is already right."""
+    name = schema.get("name")
+    type_name = schema.get("type")
+    if name in (CONNECT_DATE, "io.debezium.time.Date"):
+        return lambda v: date_from_days(_int(v, "Date"))
+    if name in (CONNECT_TIME, "io.debezium.time.Time"):
+        return lambda v: time_from_micros(_int(v, "Time") * 1000)
+    if name == "io.debezium.time.MicroTime":
+        return lambda v: time_from_micros(_int(v, "MicroTime"))
+    if name == "io.debezium.time.NanoTime":
+        return lambda v: time_from_micros(_int(v, "NanoTime") // 1000)
+    if name in (CONNECT_TIMESTAMP, "io.debezium.time.Timestamp"):
+        return lambda v: datetime_from_micros(_int(v, "Timestamp") * 1000)
+    if name == "io.debezium.time.MicroTimestamp":
+        return lambda v: datetime_from_micros(_int(v, "MicroTimestamp"))
+    if name == "io.debezium.time.NanoTimestamp":
+        return lambda v: datetime_from_micros(_int(v, "NanoTimestamp") // 1000)
+    if name == "io.debezium.time.ZonedTimestamp":
+        return _zoned_timestamp(zone)
+    if name == CONNECT_DECIMAL:
+        scale = _scale_of(schema)
+        return lambda v: decimal_from_connect(v, scale)
+    if name == "io.debezium.data.VariableScaleDecimal":
+        return _variable_scale_decimal
+    if type_name == "bytes":
+        # JsonConverter writes bytes as base64; Doris's connector loads them as upper-case hex.
+        return lambda v: base64.b64decode(v).hex().upper() if isinstance(v, str) else v
+    if type_name == "struct":
+        return compile_struct(schema, zone)
+    if type_name == "array":
+        element = _leaf_converter(schema.get("items") or {}, zone)
+        if element is None:
+            return None
+        return lambda v: [None if x is None else element(x) for x in v] if isinstance(v, list) else v
+    if type_name == "map":
+        values = _leaf_converter(schema.get("values") or {}, zone)
+        if values is None:
+            return None
+        return lambda v: (
+            {k: None if x is None else values(x) for k, x in v.items()} if isinstance(v, dict) else v
+        )
+    return None
+
+
+def compile_struct(schema: Mapping[str, Any], zone: dt.tzinfo | None = None) -> Converter | None:
+    """A converter for payloads of this struct schema, or None when no field needs converting.
+
+    The converter mutates and returns the payload dict (it was decoded for this one record).
+    Raises SchemaError for a schema that is not a struct.
+    """
+    if schema.get("type") != "struct":
+        raise SchemaError(f"expected a struct schema, got type {schema.get('type')!r}")
+    tz = zone or _UTC
+    plan: list[tuple[str, Converter]] = []
+    for field in schema.get("fields") or []:
+        if not isinstance(field, Mapping) or "field" not in field:
+            raise SchemaError(f"struct field {field!r} has no 'field' name")
+        conv = _leaf_converter(field, tz)
+        if conv is not None:
+            plan.append((field["field"], conv))
+    if not plan:
+        return None
+
+    def convert(payload: Any) -> Any:
+        if not isinstance(payload, dict):
+            return payload
+        for name, conv in plan:
+            value = payload.get(name)
+            if value is not None:
+                payload[name] = conv(value)
+        return payload
+
+    return convert
+
+
+def zone_named(name: str) -> dt.tzinfo:
+    """The tzinfo for an IANA name (the spec validated it already); UTC stays the fast fixed offset."""
+    return _UTC if name.upper() in ("UTC", "Z", "ETC/UTC") else ZoneInfo(name)

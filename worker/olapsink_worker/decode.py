@@ -1,0 +1,199 @@
+"""Record value bytes → one row of the load body (bytes), or nothing.
+
+Three shapes, chosen once per sink from ``spec.converter``:
+
+- **passthrough** (``valueFormat: json`` or ``string`` in normal mode): the value already is the row
+  (a JSON object or a CSV line). The engine never calls ``decode`` per record; it joins the values as they
+  came from Kafka. This is the fast path, and the reason rows are ``bytes`` everywhere.
+- **schema envelope** (``valueFormat: json_with_schema``): Kafka JsonConverter's ``{"schema", "payload"}``.
+  The schema is kept as raw bytes and compiled once per distinct schema text (connect_types); the payload is
+  parsed only when a field needs converting, else copied out unparsed.
+- **debezium** (``mode: debezium_ingestion``): the change event's ``after`` (or ``before`` for ``op: d``),
+  converted like an envelope and marked with the flavor's delete column: ``__DORIS_DELETE_SIGN__`` "0"/"1"
+  for Doris (loaded only when ``deletes.enabled`` sends ``hidden_columns``), ``__op`` 0/1 for StarRocks.
+
+Errors are ``RecordError`` without a location; the engine adds topic/partition/offset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from olapsink_worker.connect_types import Converter, SchemaError, compile_struct, zone_named
+from olapsink_worker.errors import ConfigError, ConfigProblem, RecordError
+
+PASSTHROUGH_FORMATS = frozenset({"json", "string"})
+SUPPORTED_FORMATS = frozenset({"json", "string", "json_with_schema"})
+_SCHEMA_CACHE_SIZE = 256
+
+
+_NULL = msgspec.Raw(b"null")
+
+
+class _Envelope(msgspec.Struct):
+    # Raw: the schema is only compared (cache key) and the payload often copied out, never parsed twice.
+    schema: msgspec.Raw = _NULL
+    payload: msgspec.Raw = _NULL
+
+
+_DELETE_MARKERS: dict[str, tuple[str, Any, Any]] = {
+    # flavor: (column, value for upsert, value for delete) — as each upstream connector writes them.
+    "doris": ("__DORIS_DELETE_SIGN__", "0", "1"),
+    "starrocks": ("__op", 0, 1),
+}
+
+
+class Decoder:
+    """Turns one record value into one row. Build with ``Decoder.for_sink`` or directly in tests."""
+
+    def __init__(
+        self,
+        *,
+        value_format: str = "json",
+        mode: str = "normal",
+        flavor: str = "doris",
+        null_values: str = "ignore",
+        time_zone: str = "UTC",
+    ) -> None:
+        if value_format not in SUPPORTED_FORMATS:
+            raise ConfigError(
+                ConfigProblem(
+                    "spec.converter.valueFormat",
+                    f"{value_format!r} is not supported by this worker yet; use one of "
+                    f"{sorted(SUPPORTED_FORMATS)} (convert Avro/Protobuf to JSON upstream)",
+                )
+            )
+        if flavor not in _DELETE_MARKERS:
+            raise ConfigError(ConfigProblem("kind", f"unknown sink flavor {flavor!r}"))
+        self.value_format = value_format
+        self.mode = mode
+        self.flavor = flavor
+        self.fail_on_null = null_values == "fail"
+        self.zone: dt.tzinfo = zone_named(time_zone)
+        self.debezium = mode == "debezium_ingestion"
+        self.passthrough = value_format in PASSTHROUGH_FORMATS and not self.debezium
+        self._schemas: dict[bytes, Converter | None] = {}
+        self._envelope = msgspec.json.Decoder(_Envelope)
+        self._any = msgspec.json.Decoder()
+        self._encode = msgspec.json.Encoder(decimal_format="number").encode
+
+    @classmethod
+    def for_sink(cls, sink: Any) -> Decoder:
+        spec = sink.spec
+        return cls(
+            value_format=str(spec.converter.value_format),
+            mode=str(spec.converter.mode),
+            flavor=sink.flavor,
+            null_values=str(spec.null_values),
+            time_zone=str(spec.time_zone),
+        )
+
+    def decode(self, value: bytes | None) -> bytes | None:
+        """The row for this value; None when the record is to be skipped (a tolerated tombstone)."""
+        if value is None:
+            if self.fail_on_null:
+                raise RecordError("null value (tombstone) and nullValues is 'fail'; set nullValues: ignore")
+            return None
+        if self.passthrough:
+            return value
+        if self.debezium:
+            return self._debezium(value)
+        return self._envelope_row(value)
+
+    # -- schema envelopes ------------------------------------------------------------------------------
+
+    def _split(self, value: bytes) -> tuple[bytes | None, bytes | None]:
+        try:
+            env = self._envelope.decode(value)
+        except msgspec.DecodeError as exc:
+            raise RecordError(f"value is not a JSON object with schema/payload: {exc}") from exc
+        schema, payload = bytes(env.schema), bytes(env.payload)
+        return (None if schema == b"null" else schema), (None if payload == b"null" else payload)
+
+    def _converter(self, key: bytes | None, *, debezium: bool = False) -> Converter | None:
+        if key is None:
+            return None
+        try:
+            return self._schemas[key]
+        except KeyError:
+            pass
+        try:
+            parsed = self._any.decode(key)
+            if not isinstance(parsed, dict):
+                raise SchemaError("schema is not a JSON object")
+            if debezium:
+                parsed = _debezium_row_schema(parsed)
+            conv = compile_struct(parsed, self.zone) if parsed is not None else None
+        except (msgspec.DecodeError, SchemaError) as exc:
+            raise RecordError(f"unusable Connect schema: {exc}") from exc
+        if len(self._schemas) >= _SCHEMA_CACHE_SIZE:
+            self._schemas.clear()
+        self._schemas[key] = conv
+        return conv
+
+    def _envelope_row(self, value: bytes) -> bytes | None:
+        schema, payload = self._split(value)
+        if payload is None:
+            if self.fail_on_null:
+                raise RecordError("null payload and nullValues is 'fail'; set nullValues: ignore")
+            return None
+        conv = self._converter(schema)
+        if conv is None:
+            return payload
+        try:
+            return self._encode(conv(self._any.decode(payload)))
+        except (SchemaError, TypeError, ValueError, OverflowError) as exc:
+            raise RecordError(f"payload does not match its schema: {exc}") from exc
+
+    # -- Debezium change events ------------------------------------------------------------------------
+
+    def _debezium(self, value: bytes) -> bytes | None:
+        if self.value_format == "json_with_schema":
+            schema, payload_raw = self._split(value)
+            if schema is not None and b"SchemaChangeValue" in schema:
+                raise RecordError(
+                    "Debezium schema-change event; exclude the schema-change topic from this sink"
+                )
+            conv = self._converter(schema, debezium=True)
+            raw = payload_raw
+        else:
+            conv, raw = None, value
+        if raw is None or raw == b"null":
+            if self.fail_on_null:
+                raise RecordError("null value (tombstone) and nullValues is 'fail'; set nullValues: ignore")
+            return None
+        try:
+            event = self._any.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise RecordError(f"value is not JSON: {exc}") from exc
+        if not isinstance(event, dict):
+            raise RecordError(f"Debezium value must be a JSON object, got {type(event).__name__}")
+        column, upsert, delete = _DELETE_MARKERS[self.flavor]
+        if "op" in event or "after" in event:
+            op = event.get("op")
+            row = event.get("before") if op == "d" else event.get("after")
+            if not isinstance(row, dict):
+                image = "before" if op == "d" else "after"
+                raise RecordError(f"Debezium event with op {op!r} has no '{image}' row")
+            marker = delete if op == "d" else upsert
+        else:  # already flattened, e.g. by ExtractNewRecordState
+            row, marker = event, upsert
+        try:
+            if conv is not None:
+                row = conv(row)
+            row[column] = marker
+            return self._encode(row)
+        except (SchemaError, TypeError, ValueError, OverflowError) as exc:
+            raise RecordError(f"Debezium row does not match its schema: {exc}") from exc
+
+
+def _debezium_row_schema(envelope_schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The struct schema of one row image: the envelope's ``after`` field, or the schema itself when the
+    event is already flattened."""
+    for field in envelope_schema.get("fields") or []:
+        if isinstance(field, dict) and field.get("field") == "after":
+            return field
+    return envelope_schema if envelope_schema.get("type") == "struct" else None
