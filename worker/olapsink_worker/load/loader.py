@@ -1,0 +1,476 @@
+"""The Stream Load client: one pooled HTTP client per sink, FE failover, the FE→BE redirect, direct-to-BE
+loads, and the translation of classified replies into results or errors.
+
+Redirects are followed here, not by httpx: the FE's ``Location`` carries ``user:password@`` (which we
+strip, and never log) and httpx drops ``Authorization`` when the origin changes, which the BE needs.
+
+Large bodies are not sent to the FE at all. The FE answers 307 before reading the body (that is what
+``Expect: 100-continue`` is for), and httpx cannot do the 100-continue handshake: a 100 MB body pushed
+at an FE that already answered and closed the connection dies with a reset and the answer is lost. So a
+load through the FE first asks where to go with an empty, label-less PUT, then sends the body straight
+to the BE the FE named. An FE that answers such a probe with a load reply (it is in fact a BE, or a
+proxy to one) is used as the target itself; the empty probe carried no label, so it loaded nothing.
+
+Thread-safe: the engine may run loads of different tables at the same time from a few threads.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from olapsink_worker.errors import FatalSinkError, RecordError, RetryableLoadError
+from olapsink_worker.load.compression import compress
+from olapsink_worker.load.dialect import Compression, Dialect, Framing, dialect_for
+from olapsink_worker.load.framing import frame_rows
+from olapsink_worker.load.labels import LabelPart, make_label
+from olapsink_worker.load.replies import LoadResult, Outcome, Reply
+from olapsink_worker.load.settings import LoaderSettings
+from olapsink_worker.tables import TableRef
+
+log = logging.getLogger(__name__)
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Rejected rows fetched from an ErrorURL: enough to show and dead-letter, bounded in memory.
+MAX_ERROR_ROWS = 1000
+_MAX_ERROR_LOG_BYTES = 4 * 1024 * 1024
+
+
+class RowsRejectedError(RecordError):
+    """The database refused rows of a batch (data quality, over ``max_filter_ratio``); nothing was loaded.
+
+    Retrying the same body fails again. ``rejected_rows`` are the lines the database's error log gave
+    (fetched from ``error_url``; may be empty when the log is unreachable).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: TableRef,
+        label: str,
+        error_url: str | None,
+        rejected_rows: list[str],
+        loaded_rows: int,
+        filtered_rows: int,
+    ) -> None:
+        super().__init__(message)
+        self.table = table
+        self.label = label
+        self.error_url = error_url
+        self.rejected_rows = rejected_rows
+        self.loaded_rows = loaded_rows
+        self.filtered_rows = filtered_rows
+
+
+class LoadMetrics(Protocol):
+    """What the loader reports per load; the worker's metrics module implements it."""
+
+    def load_finished(
+        self, table: TableRef, outcome: str, seconds: float, body_bytes: int, rows: int
+    ) -> None: ...
+
+
+class _Unreachable(Exception):
+    """Could not connect: the request never reached the server, so another endpoint may be tried."""
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    content: bytes
+    url: str
+    location: str | None
+    retry_after: float | None
+
+
+def _strip_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _json_object(content: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+class StreamLoader:
+    """Loads framed batches into one sink's tables with Stream Load.
+
+    ``sink`` is a ``DorisSink``/``StarRocksSink`` (or ready ``LoaderSettings``); ``password`` is the
+    database password read from its secret. ``client`` lets tests inject transports; when given, the
+    caller owns it (``close`` leaves it open).
+    """
+
+    def __init__(
+        self,
+        sink: Any,
+        password: str,
+        *,
+        client: httpx.Client | None = None,
+        metrics: LoadMetrics | None = None,
+    ) -> None:
+        self.settings = sink if isinstance(sink, LoaderSettings) else LoaderSettings.from_sink(sink)
+        if not self.settings.endpoints:
+            raise FatalSinkError("no FE endpoints configured", reason="ConfigError")
+        self.dialect: Dialect = dialect_for(self.settings.flavor)
+        self.label_prefix = self.settings.label_prefix
+        self._metrics = metrics
+        token = base64.b64encode(f"{self.settings.user}:{password}".encode()).decode("ascii")
+        self._auth = f"Basic {token}"
+        probe_headers = self.dialect.load_headers(self.settings.options, None)
+        self.framing: Framing = self.dialect.framing(probe_headers)
+        try:
+            self.compression: Compression = self.dialect.compression(probe_headers)
+        except ValueError as error:
+            raise FatalSinkError(f"spec.load.properties: {error}", reason="ConfigError") from error
+        self._owns_client = client is None
+        self._client = client or self._new_client()
+        self._lock = threading.Lock()
+        self._fe_index = 0
+        self._backends: list[str] = []
+        self._backends_at = float("-inf")
+        self._backend_cycle = itertools.count()
+
+    # -- pure helpers the engine uses -------------------------------------------------------------
+
+    def label_for(self, table: TableRef, parts: Sequence[LabelPart]) -> str:
+        """The deterministic label of a batch (see ``labels.make_label``)."""
+        return make_label(self.label_prefix, table, parts, self.dialect)
+
+    def frame(self, rows: Sequence[bytes]) -> bytes:
+        """One body of ``rows``, framed as this loader's headers announce."""
+        return frame_rows(rows, self.framing)
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def load(self, table: TableRef, body: bytes, label: str, rows: int) -> LoadResult:
+        """Load one framed, uncompressed ``body`` of ``rows`` rows into ``table`` under ``label``.
+
+        One logical attempt, including FE failover and the redirect. Returns when the rows are durable
+        (``duplicate=True`` when an earlier attempt had already loaded this label). Raises
+        ``RetryableLoadError`` (send the same label again later), ``RowsRejectedError`` (the database
+        refused rows) or ``FatalSinkError`` (a person must act).
+        """
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            result = self._load(table, body, label)
+            outcome = "duplicate" if result.duplicate else "success"
+            return result
+        except RetryableLoadError:
+            outcome = "retryable"
+            raise
+        except RowsRejectedError:
+            outcome = "rejected"
+            raise
+        except FatalSinkError:
+            outcome = "fatal"
+            raise
+        finally:
+            if self._metrics is not None:
+                self._metrics.load_finished(table, outcome, time.monotonic() - started, len(body), rows)
+
+    def _load(self, table: TableRef, body: bytes, label: str) -> LoadResult:
+        if not self.dialect.label_pattern.fullmatch(label):
+            raise FatalSinkError(
+                f"label {label!r} does not match the {self.dialect.name} rule "
+                f"{self.dialect.label_pattern.pattern}; check spec.load.labelPrefix",
+                reason="ConfigError",
+            )
+        headers = self._headers(label, two_phase=self.settings.two_phase_commit)
+        payload = compress(body, self.compression)
+        target = self._target(table, headers)
+        response = self._send(target, "PUT", headers, payload, self.settings.load_read_timeout)
+        reply = self.dialect.classify(
+            response.status, response.content, label, retry_after=response.retry_after
+        )
+        result = self._outcome(reply, table, label, response.url)
+        if self.settings.two_phase_commit and not result.duplicate and result.txn_id is not None:
+            self.commit(table, result.txn_id)
+        return result
+
+    def _headers(self, label: str | None, *, two_phase: bool = False) -> dict[str, str]:
+        options = self.settings.options
+        if two_phase != options.two_phase_commit:
+            options = type(options)(**{**options.__dict__, "two_phase_commit": two_phase})
+        headers = self.dialect.load_headers(options, label)
+        headers["Authorization"] = self._auth
+        return headers
+
+    def _outcome(self, reply: Reply, table: TableRef, label: str, url: str) -> LoadResult:
+        where = f"load of {label} into {table} at {_origin(url)}"
+        if reply.outcome in (Outcome.SUCCESS, Outcome.DUPLICATE):
+            return reply.result
+        if reply.outcome is Outcome.RETRYABLE:
+            delay = reply.retry_after if reply.retry_after is not None else 1.0
+            raise RetryableLoadError(f"{where}: {reply.reason}", delay=delay)
+        if reply.outcome is Outcome.REJECTED:
+            result = reply.result
+            rows = self.fetch_error_rows(result.error_url) if result.error_url else []
+            raise RowsRejectedError(
+                f"{where}: {reply.reason} ({result.filtered_rows} rows filtered"
+                + (f", see {result.error_url})" if result.error_url else ")"),
+                table=table,
+                label=label,
+                error_url=result.error_url,
+                rejected_rows=rows,
+                loaded_rows=result.loaded_rows,
+                filtered_rows=result.filtered_rows,
+            )
+        raise FatalSinkError(f"{where}: {reply.reason}", reason="LoadFailed")
+
+    # -- two-phase commit (Doris) -----------------------------------------------------------------
+
+    def commit(self, table: TableRef, txn_id: int) -> None:
+        """Commit a pre-committed Doris transaction; an already committed/visible one counts as done."""
+        self._two_phase(table, "commit", txn_id)
+
+    def abort(self, table: TableRef, txn_id: int) -> None:
+        """Abort a pre-committed Doris transaction; an already aborted one counts as done."""
+        self._two_phase(table, "abort", txn_id)
+
+    def _two_phase(self, table: TableRef, operation: str, txn_id: int) -> None:
+        headers = {
+            "Authorization": self._auth,
+            "Expect": "100-continue",
+            "txn_id": str(txn_id),
+            "txn_operation": operation,
+        }
+        path = f"/api/{table.database}/{table.table}/_stream_load_2pc"
+        response = self._on_any_fe(path, "PUT", headers, b"", follow=True)
+        body = _json_object(response.content) if response.status == 200 else None
+        where = f"{operation} of transaction {txn_id} ({table})"
+        if body is None:
+            raise RetryableLoadError(f"{where}: HTTP {response.status} {response.content[:200]!r}", delay=1.0)
+        status = str(body.get("status", body.get("Status", "")))
+        message = str(body.get("msg", body.get("Message", "")))
+        done = "already visible" if operation == "commit" else "already aborted"
+        if (
+            status.lower() == "success"
+            or done in message.lower()
+            or (operation == "commit" and "already committed" in message.lower())
+        ):
+            return
+        raise RetryableLoadError(f"{where}: {status} {message}", delay=1.0)
+
+    # -- error rows ------------------------------------------------------------------------------
+
+    def fetch_error_rows(self, error_url: str, limit: int = MAX_ERROR_ROWS) -> list[str]:
+        """The lines of a load's error log (``ErrorURL``): why each rejected row was refused.
+
+        Best effort: an unreachable log gives an empty list (the URL is still reported).
+        """
+        url = _strip_userinfo(error_url)
+        timeout = httpx.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout)
+        try:
+            with self._client.stream(
+                "GET", url, headers={"Authorization": self._auth}, timeout=timeout, follow_redirects=False
+            ) as response:
+                if response.status_code != 200:
+                    log.warning("error log %s answered HTTP %d", url, response.status_code)
+                    return []
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) >= _MAX_ERROR_LOG_BYTES:
+                        break
+        except httpx.HTTPError as error:
+            log.warning("could not fetch the error log %s: %s", url, error)
+            return []
+        lines = data.decode("utf-8", errors="replace").splitlines()
+        return [line for line in lines if line.strip()][:limit]
+
+    def close(self) -> None:
+        """Close the HTTP client (when the loader created it)."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> StreamLoader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    def _new_client(self) -> httpx.Client:
+        verify: ssl.SSLContext | bool = True
+        if any(e.startswith("https://") for e in self.settings.endpoints):
+            context = ssl.create_default_context(cafile=self.settings.ca_file)
+            context.check_hostname = self.settings.check_hostname
+            verify = context
+        return httpx.Client(
+            verify=verify,
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            timeout=httpx.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
+        )
+
+    def _request(
+        self, method: str, url: str, headers: Mapping[str, str], content: bytes, read: float
+    ) -> _Response:
+        timeout = httpx.Timeout(read, connect=self.settings.connect_timeout)
+        try:
+            response = self._client.request(
+                method, url, headers=dict(headers), content=content, timeout=timeout, follow_redirects=False
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            raise _Unreachable(f"{_origin(url)}: {type(error).__name__}: {error}") from error
+        except httpx.TimeoutException as error:
+            raise RetryableLoadError(
+                f"{method} {_origin(url)} timed out ({type(error).__name__}); the load may have run, "
+                "the retry with the same label will tell",
+                delay=1.0,
+            ) from error
+        except (httpx.TransportError, httpx.DecodingError) as error:
+            raise RetryableLoadError(
+                f"{method} {_origin(url)}: connection lost ({type(error).__name__}: {error}); "
+                "the retry with the same label will tell whether it loaded",
+                delay=1.0,
+            ) from error
+        location = response.headers.get("location")
+        return _Response(
+            status=response.status_code,
+            content=response.content,
+            url=url,
+            location=_strip_userinfo(urljoin(url, location)) if location else None,
+            retry_after=_retry_after(response.headers),
+        )
+
+    def _send(
+        self, url: str, method: str, headers: Mapping[str, str], content: bytes, read: float
+    ) -> _Response:
+        """Send, following up to ``max_redirects`` redirects with the same method, headers and body."""
+        for _ in range(self.settings.max_redirects + 1):
+            try:
+                response = self._request(method, url, headers, content, read)
+            except _Unreachable as error:
+                with self._lock:
+                    self._backends_at = float("-inf")  # a BE may have gone; ask for the list again
+                raise RetryableLoadError(f"cannot reach the load target {error}", delay=1.0) from error
+            if response.status not in _REDIRECTS or not response.location:
+                return response
+            url = response.location
+        return response
+
+    def _fe_order(self) -> list[str]:
+        with self._lock:
+            start = self._fe_index
+        endpoints = self.settings.endpoints
+        return [endpoints[(start + i) % len(endpoints)] for i in range(len(endpoints))]
+
+    def _prefer_fe(self, endpoint: str) -> None:
+        with self._lock:
+            self._fe_index = self.settings.endpoints.index(endpoint)
+
+    def _on_any_fe(
+        self, path: str, method: str, headers: Mapping[str, str], content: bytes, *, follow: bool
+    ) -> _Response:
+        """Send to the first FE that answers (sticky; fails over in order on connect errors and 5xx)."""
+        failures: list[str] = []
+        for endpoint in self._fe_order():
+            url = endpoint + path
+            try:
+                response = self._request(method, url, headers, content, self.settings.read_timeout)
+            except _Unreachable as error:
+                failures.append(str(error))
+                continue
+            if follow and response.status in _REDIRECTS and response.location:
+                response = self._send(response.location, method, headers, content, self.settings.read_timeout)
+            if response.status >= 500:
+                failures.append(f"{endpoint}: HTTP {response.status}")
+                continue
+            self._prefer_fe(endpoint)
+            return response
+        raise RetryableLoadError(f"no FE answered: {'; '.join(failures)}", delay=1.0)
+
+    def _target(self, table: TableRef, headers: Mapping[str, str]) -> str:
+        """The URL to PUT the body to: the BE an FE redirects to, or a BE from the list (direct mode)."""
+        path = self.dialect.stream_load_path(table)
+        if not self.settings.auto_redirect and self.dialect.backends_path:
+            return self._next_backend() + path
+        probe = {k: v for k, v in headers.items() if k.lower() != "label"}
+        response = self._on_any_fe(path, "PUT", probe, b"", follow=False)
+        if response.status in _REDIRECTS and response.location:
+            return response.location
+        body = _json_object(response.content) if response.status == 200 else None
+        if body is not None and any(k.lower() == "txnid" for k in body):
+            return response.url  # the "FE" ran the (empty, unlabelled) load itself: it is a BE
+        reply = self.dialect.classify(response.status, response.content, "", retry_after=response.retry_after)
+        if reply.outcome in (Outcome.SUCCESS, Outcome.DUPLICATE):
+            return response.url
+        return self._raise_probe(reply, table, response.url)
+
+    def _raise_probe(self, reply: Reply, table: TableRef, url: str) -> str:
+        where = f"load into {table} at {_origin(url)}"
+        if reply.outcome is Outcome.FATAL:
+            raise FatalSinkError(f"{where}: {reply.reason}", reason="LoadFailed")
+        delay = reply.retry_after if reply.retry_after is not None else 1.0
+        raise RetryableLoadError(f"{where}: the FE did not redirect: {reply.reason}", delay=delay)
+
+    def _next_backend(self) -> str:
+        with self._lock:
+            fresh = time.monotonic() - self._backends_at < self.settings.backends_ttl
+            backends = list(self._backends) if fresh else []
+        if not backends:
+            backends = self._fetch_backends()
+            with self._lock:
+                self._backends, self._backends_at = backends, time.monotonic()
+        return backends[next(self._backend_cycle) % len(backends)]
+
+    def _fetch_backends(self) -> list[str]:
+        """Live BEs from ``GET /api/backends?is_alive=true`` as base URLs (same scheme as the FE)."""
+        assert self.dialect.backends_path is not None
+        response = self._on_any_fe(
+            self.dialect.backends_path, "GET", {"Authorization": self._auth}, b"", follow=True
+        )
+        body = _json_object(response.content) if response.status == 200 else None
+        if body is not None and "code" in body and "msg" in body:
+            body = body.get("data") if isinstance(body.get("data"), dict) else None
+        if body is None:
+            raise RetryableLoadError(
+                f"the FE's BE list is unreadable: HTTP {response.status} {response.content[:200]!r}",
+                delay=1.0,
+            )
+        scheme = urlsplit(response.url).scheme
+        backends = [
+            f"{scheme}://{be['ip']}:{be['http_port']}"
+            for be in body.get("backends", [])
+            if isinstance(be, dict) and be.get("ip") and be.get("http_port") and be.get("is_alive", True)
+        ]
+        if not backends:
+            raise RetryableLoadError("the FE lists no live BE (autoRedirect is false)", delay=2.0)
+        return backends
