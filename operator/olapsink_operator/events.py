@@ -1,0 +1,55 @@
+"""Kubernetes Events on a sink, posted directly (also from the refresher, outside kopf handlers).
+
+Messages name fields and counts, never Secret values.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from olapsink_operator.kube import KubeClient, KubeError
+from olapsink_operator.labels import MANAGED_BY
+
+log = logging.getLogger(__name__)
+
+
+def render_event(
+    sink: Mapping[str, Any], type_: str, reason: str, message: str, now: datetime
+) -> dict[str, Any]:
+    meta = sink["metadata"]
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": f"{meta['name']}.{uuid.uuid4().hex[:16]}",
+            "namespace": meta.get("namespace", "default"),
+        },
+        "involvedObject": {
+            "apiVersion": sink["apiVersion"],
+            "kind": sink["kind"],
+            "name": meta["name"],
+            "namespace": meta.get("namespace", "default"),
+            "uid": meta.get("uid", ""),
+        },
+        "type": type_,
+        "reason": reason,
+        # Events are single-line; Kubernetes caps messages at 1 KiB.
+        "message": " ".join(message.split())[:1000],
+        "source": {"component": MANAGED_BY},
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
+
+
+def post_event(kube: KubeClient, sink: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+    """Post an event; a failure is logged, never raised: events are a courtesy, status is the record."""
+    try:
+        kube.create(render_event(sink, type_, reason, message, datetime.now(UTC)))
+    except (KubeError, OSError) as error:
+        log.warning("could not post event %s on %s: %s", reason, sink["metadata"]["name"], error)

@@ -1,0 +1,111 @@
+"""A small synchronous Kubernetes REST client: just the verbs the operator uses (see docs/operator.md).
+
+Credentials come from the in-cluster service account or the kubeconfig, as loaded by the official
+client's config loader; requests go through httpx, which keeps the calls and their content types
+explicit (JSON patch for children, merge patch for status).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+# apiVersion/kind → plural, for every kind the operator reads or writes.
+PLURALS = {
+    ("v1", "ConfigMap"): "configmaps",
+    ("v1", "Service"): "services",
+    ("v1", "Secret"): "secrets",
+    ("v1", "Event"): "events",
+    ("apps/v1", "Deployment"): "deployments",
+    ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
+    ("olapsink.io/v1alpha1", "DorisSink"): "dorissinks",
+    ("olapsink.io/v1alpha1", "StarRocksSink"): "starrockssinks",
+}
+
+
+class KubeError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+def object_path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
+    plural = PLURALS[(api_version, kind)]
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    path = f"{base}/namespaces/{namespace}/{plural}"
+    return f"{path}/{name}" if name else path
+
+
+class KubeClient:
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    @classmethod
+    def from_environment(cls) -> KubeClient:
+        """In-cluster credentials when running in a pod, else the current kubeconfig context."""
+        cfg = k8s_client.Configuration()
+        try:
+            k8s_config.load_incluster_config(client_configuration=cfg)
+        except k8s_config.ConfigException:
+            k8s_config.load_kube_config(client_configuration=cfg)
+        headers = {}
+        token = (cfg.api_key or {}).get("authorization") or (cfg.api_key or {}).get("BearerToken")
+        if token:
+            prefix = (cfg.api_key_prefix or {}).get("authorization", "")
+            headers["Authorization"] = (
+                f"{prefix} {token}".strip() if not token.startswith("Bearer") else token
+            )
+        verify: Any = cfg.ssl_ca_cert if (cfg.verify_ssl and cfg.ssl_ca_cert) else bool(cfg.verify_ssl)
+        cert = (str(cfg.cert_file), str(cfg.key_file)) if cfg.cert_file and cfg.key_file else None
+        http = httpx.Client(base_url=cfg.host, headers=headers, verify=verify, cert=cert, timeout=30.0)
+        return cls(http)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, method: str, path: str, body: Any = None, content_type: str | None = None) -> Any:
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = self._http.request(method, path, json=body, headers=headers)
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("message", response.text)
+            except ValueError:
+                message = response.text
+            raise KubeError(response.status_code, f"{method} {path}: {message}")
+        return response.json() if response.content else None
+
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The object, or None if it does not exist."""
+        try:
+            result: dict[str, Any] = self._send("GET", object_path(api_version, kind, namespace, name))
+        except KubeError as error:
+            if error.status == 404:
+                return None
+            raise
+        return result
+
+    def create(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        path = object_path(obj["apiVersion"], obj["kind"], meta.get("namespace", "default"))
+        result: dict[str, Any] = self._send("POST", path, dict(obj))
+        return result
+
+    def json_patch(
+        self, api_version: str, kind: str, namespace: str, name: str, ops: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        path = object_path(api_version, kind, namespace, name)
+        result: dict[str, Any] = self._send("PATCH", path, ops, "application/json-patch+json")
+        return result
+
+    def patch_status(
+        self, api_version: str, kind: str, namespace: str, name: str, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        path = object_path(api_version, kind, namespace, name) + "/status"
+        result: dict[str, Any] = self._send(
+            "PATCH", path, {"status": dict(patch)}, "application/merge-patch+json"
+        )
+        return result

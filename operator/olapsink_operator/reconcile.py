@@ -1,0 +1,369 @@
+"""One sink's reconcile: parse → render → apply → observe → status. Safe to run any number of times.
+
+Called by the kopf handlers (create/update/resume), by the watches on the sink's Deployment and
+Secrets, and by the periodic refresher, which alone also reads Kafka (partitions, lag) and probes
+the database so that handlers stay fast.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from olapsink_worker.errors import ConfigError
+from olapsink_worker.spec import Sink, parse_manifest
+
+from olapsink_operator import labels, lag
+from olapsink_operator.apply import apply_child
+from olapsink_operator.autoscale import AutoscalingPolicy, Recommendations, autoscale, decide_replicas
+from olapsink_operator.events import post_event
+from olapsink_operator.kube import KubeClient, KubeError
+from olapsink_operator.render import RenderInputs, render_children
+from olapsink_operator.secretrefs import find_secret_refs, secrets_hash
+from olapsink_operator.status import DeploymentState, KafkaState, Observation, compute_status, status_patch
+
+log = logging.getLogger(__name__)
+
+SinkKey = tuple[str, str, str]  # kind, namespace, name
+
+
+def sink_key(body: Mapping[str, Any]) -> SinkKey:
+    meta = body["metadata"]
+    return (body["kind"], meta.get("namespace", "default"), meta["name"])
+
+
+@dataclass
+class KafkaView:
+    """The last Kafka observation of one sink (refresher only), or why it failed."""
+
+    state: KafkaState | None = None
+    error: str | None = None
+
+
+@dataclass
+class Context:
+    """Everything reconciles share; built once at operator start-up and kept in kopf's memo."""
+
+    kube: KubeClient
+    default_image: str
+    kafka_timeout: float = 10.0
+    database_timeout: float = 3.0
+    admin_clients: lag.AdminClients = field(default_factory=lag.AdminClients)
+    clock: Callable[[], float] = time.time
+    kafka: dict[SinkKey, KafkaView] = field(default_factory=dict)
+    database_errors: dict[SinkKey, str | None] = field(default_factory=dict)
+    windows: dict[SinkKey, Recommendations] = field(default_factory=dict)
+    autoscaled: dict[SinkKey, int] = field(default_factory=dict)
+    bodies: dict[SinkKey, Mapping[str, Any]] = field(default_factory=dict)
+    _locks: dict[SinkKey, threading.Lock] = field(default_factory=dict)
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def lock(self, key: SinkKey) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def track(self, body: Mapping[str, Any], deleted: bool) -> None:
+        """Remember the latest body of every sink (fed by a watch) for the refresher and Secret index."""
+        key = sink_key(body)
+        if deleted:
+            for cache in (self.bodies, self.kafka, self.database_errors, self.windows, self.autoscaled):
+                cache.pop(key, None)
+        else:
+            self.bodies[key] = body
+
+    def sinks_referencing(self, namespace: str, secret: str) -> list[Mapping[str, Any]]:
+        return [
+            body
+            for (_, ns, _), body in list(self.bodies.items())
+            if ns == namespace
+            and any(ref.secret == secret for ref in find_secret_refs(body.get("spec") or {}))
+        ]
+
+
+def normalised_manifest(sink: Sink, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The parsed sink in wire form, as the workers read it from the ConfigMap.
+
+    Metadata is cut to what identifies the sink: annotations (kopf's bookkeeping, restart) and the
+    resourceVersion change without any effect on workers and must not change the config hash.
+    """
+    manifest = sink.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"status", "metadata"})
+    meta = body["metadata"]
+    manifest["metadata"] = {
+        "name": meta["name"],
+        "namespace": meta.get("namespace", "default"),
+        "uid": meta.get("uid", ""),
+        "labels": dict(meta.get("labels") or {}),
+    }
+    return manifest
+
+
+def target_tables(sink: Sink) -> list[str]:
+    tables = {str(sink.spec.target_for_topic(mapping.topic)) for mapping in sink.spec.tables}
+    for topic in sink.spec.kafka.topics or []:
+        try:
+            tables.add(str(sink.spec.target_for_topic(topic)))
+        except Exception:  # a topic routed by record field only has no fixed table
+            continue
+    return sorted(tables)
+
+
+def read_secrets(
+    kube: KubeClient, namespace: str, refs: list[Any]
+) -> tuple[dict[tuple[str, str], bytes], list[str]]:
+    """Values of the referenced keys, and the ``secret/key`` references that could not be found."""
+    values: dict[tuple[str, str], bytes] = {}
+    missing: list[str] = []
+    for secret in sorted({ref.secret for ref in refs}):
+        obj = kube.get("v1", "Secret", namespace, secret)
+        data = (obj or {}).get("data") or {}
+        for ref in refs:
+            if ref.secret != secret:
+                continue
+            if ref.key in data:
+                values[(secret, ref.key)] = base64.b64decode(data[ref.key])
+            else:
+                missing.append(f"{secret}/{ref.key}" if obj is not None else secret)
+    return values, sorted(set(missing))
+
+
+def database_endpoints(manifest: Mapping[str, Any]) -> list[tuple[str, int]]:
+    spec = manifest["spec"]
+    if "doris" in spec:
+        port = int(spec["doris"].get("httpPort", 8030))
+        return [(str(host), port) for host in spec["doris"].get("feHosts", [])]
+    endpoints = []
+    for url in spec.get("starrocks", {}).get("httpUrls", []):
+        host, _, port_text = str(url).removeprefix("http://").removeprefix("https://").rpartition(":")
+        endpoints.append((host or str(url), int(port_text) if port_text.isdigit() else 8030))
+    return endpoints
+
+
+def probe_database(endpoints: list[tuple[str, int]], timeout: float) -> str | None:
+    """None when one frontend accepts a TCP connection; else a message naming the ones tried."""
+    for host, port in endpoints:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return None
+        except OSError:
+            continue
+    tried = ", ".join(f"{h}:{p}" for h, p in endpoints)
+    return f"no frontend reachable on its HTTP port ({tried})"
+
+
+def observe_external(
+    ctx: Context,
+    key: SinkKey,
+    sink: Sink,
+    manifest: Mapping[str, Any],
+    secrets: Mapping[tuple[str, str], bytes],
+) -> None:
+    """Refresh the Kafka and database observations of one sink (slow; the refresher calls this)."""
+    kafka = manifest["spec"]["kafka"]
+    try:
+        admin = ctx.admin_clients.get(lag.admin_config(kafka, secrets))
+        ctx.kafka[key] = KafkaView(
+            state=lag.observe(admin, kafka, sink.effective_group_id, ctx.kafka_timeout)
+        )
+    except Exception as error:  # KafkaException and timeouts; the message names brokers, never credentials
+        ctx.kafka[key] = KafkaView(
+            error=f"cannot read topics/offsets from {kafka['bootstrapServers']}: {error}"
+        )
+    ctx.database_errors[key] = probe_database(database_endpoints(manifest), ctx.database_timeout)
+
+
+def _requested_replicas(ctx: Context, key: SinkKey, sink: Sink, current: int, fresh_lag: bool) -> int:
+    policy_wire = sink.spec.autoscaling.model_dump(by_alias=True) if sink.spec.autoscaling else None
+    if not policy_wire:
+        return int(sink.spec.replicas)
+    policy = AutoscalingPolicy.from_wire(policy_wire)
+    view = ctx.kafka.get(key)
+    if fresh_lag and view and view.state is not None:
+        replicas, window = autoscale(
+            policy,
+            view.state.lag_total,
+            current or policy.min_replicas,
+            ctx.windows.get(key, Recommendations()),
+            ctx.clock(),
+        )
+        ctx.windows[key] = window
+        ctx.autoscaled[key] = replicas
+    # Without a lag reading yet (or Kafka down) keep what runs: the autoscaler never guesses.
+    return ctx.autoscaled.get(key, current or policy.min_replicas)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def reconcile(ctx: Context, body: Mapping[str, Any], *, observe: bool = False) -> None:
+    key = sink_key(body)
+    with ctx.lock(key):
+        _reconcile(ctx, key, body, observe)
+
+
+def _write_status(ctx: Context, body: Mapping[str, Any], obs: Observation) -> dict[str, Any]:
+    previous = body.get("status") or {}
+    new = compute_status(obs, previous, _now())
+    patch = status_patch(previous, new)
+    if patch is not None:
+        meta = body["metadata"]
+        ctx.kube.patch_status(
+            body["apiVersion"], body["kind"], meta.get("namespace", "default"), meta["name"], patch
+        )
+    return new
+
+
+def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], observe: bool) -> None:
+    meta = body["metadata"]
+    namespace, name = meta.get("namespace", "default"), meta["name"]
+    previous = body.get("status") or {}
+    was_invalid = previous.get("state") == "Invalid"
+    generation = meta.get("generation")
+    flavor = "doris" if body["kind"] == "DorisSink" else "starrocks"
+    selector = labels.selector_string(name, flavor)
+    state = str((body.get("spec") or {}).get("state") or "Running")
+
+    try:
+        sink = parse_manifest(dict(body))
+    except ConfigError as error:
+        problems = [str(p) for p in error.problems]
+        _write_status(ctx, body, Observation(generation, state, selector, invalid=problems))
+        if not was_invalid:
+            post_event(ctx.kube, body, "Warning", "InvalidSpec", "; ".join(problems))
+        log.warning("%s/%s: invalid spec, nothing rolled out: %s", namespace, name, "; ".join(problems))
+        return
+    if was_invalid:
+        post_event(ctx.kube, body, "Normal", "SpecValid", "the spec is valid again; rolling out")
+
+    manifest = normalised_manifest(sink, body)
+    refs = find_secret_refs(manifest["spec"])
+    values, missing = read_secrets(ctx.kube, namespace, refs)
+    if missing:
+        _write_status(ctx, body, Observation(generation, state, selector, missing_secrets=missing))
+        if previous.get("conditions") is None or not any(
+            c.get("reason") == "SecretNotFound" for c in previous.get("conditions", [])
+        ):
+            post_event(ctx.kube, body, "Warning", "SecretNotFound", "missing: " + ", ".join(missing))
+        return
+
+    if observe:
+        observe_external(ctx, key, sink, manifest, values)
+    view = ctx.kafka.get(key, KafkaView())
+
+    dep_name = labels.worker_name(name, flavor)
+    existing = ctx.kube.get("apps/v1", "Deployment", namespace, dep_name)
+    current = int((existing or {}).get("spec", {}).get("replicas") or 0)
+    requested = _requested_replicas(ctx, key, sink, current, observe)
+    paused = sink.spec.state == "Paused"
+    decision = decide_replicas(
+        paused=paused, requested=requested, partitions=view.state.partitions if view.state else None
+    )
+
+    inputs = RenderInputs(
+        replicas=decision.replicas,
+        secrets_hash=secrets_hash(refs, values),
+        default_image=ctx.default_image,
+        restart=(meta.get("annotations") or {}).get(labels.RESTART_ANNOTATION),
+    )
+    conflict = None
+    rolled = False
+    for child in render_children(manifest, inputs):
+        result = apply_child(ctx.kube, child, meta.get("uid", ""))
+        if result.action == "conflict":
+            conflict = (
+                f"{child['kind']} {child['metadata']['name']} exists and is not owned by this sink; "
+                "rename or delete it"
+            )
+            break
+        if child["kind"] == "Deployment":
+            rolled = _deployment_events(ctx, body, result.action, result.previous, child, decision.replicas)
+
+    deployment = ctx.kube.get("apps/v1", "Deployment", namespace, dep_name)
+    obs = Observation(
+        generation=generation,
+        state=sink.spec.state,
+        selector=selector,
+        name_conflict=conflict,
+        deployment=DeploymentState.from_object(deployment),
+        decision=decision,
+        kafka=view.state,
+        kafka_error=view.error,
+        database_error=ctx.database_errors.get(key),
+        tables=target_tables(sink),
+    )
+    new = _write_status(ctx, body, obs)
+    if conflict and not any(c.get("reason") == "NameConflict" for c in previous.get("conditions") or []):
+        post_event(ctx.kube, body, "Warning", "NameConflict", conflict)
+    if decision.capped and not any(
+        c.get("type") == "ReplicasCapped" and c.get("status") == "True"
+        for c in previous.get("conditions") or []
+    ):
+        post_event(
+            ctx.kube,
+            body,
+            "Warning",
+            "ReplicasCapped",
+            next(c["message"] for c in new["conditions"] if c["type"] == "ReplicasCapped"),
+        )
+    if rolled:
+        log.info("%s/%s: rolling the workers (config, Secret or restart changed)", namespace, name)
+
+
+def _deployment_events(
+    ctx: Context,
+    body: Mapping[str, Any],
+    action: str,
+    previous: Mapping[str, Any] | None,
+    desired: Mapping[str, Any],
+    replicas: int,
+) -> bool:
+    """Post the events a Deployment change means to a user. True when the workers roll."""
+    if action == "created":
+        post_event(
+            ctx.kube,
+            body,
+            "Normal",
+            "Created",
+            f"created Deployment {desired['metadata']['name']} with {replicas} workers",
+        )
+        return False
+    if action != "updated" or previous is None:
+        return False
+    before = int(previous.get("spec", {}).get("replicas") or 0)
+    if before != replicas:
+        if replicas == 0 and body["spec"].get("state") == "Paused":
+            post_event(ctx.kube, body, "Normal", "Paused", f"paused: scaled workers from {before} to 0")
+        elif before == 0 and (body.get("status") or {}).get("state") == "Paused":
+            post_event(ctx.kube, body, "Normal", "Resumed", f"resumed: scaled workers from 0 to {replicas}")
+        else:
+            post_event(ctx.kube, body, "Normal", "Scaled", f"scaled workers from {before} to {replicas}")
+    old_annotations = (
+        previous.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations") or {}
+    )
+    new_annotations = desired["spec"]["template"]["metadata"]["annotations"]
+    changed = [
+        what
+        for what, annotation in (
+            ("config", labels.CONFIG_HASH_ANNOTATION),
+            ("Secrets", labels.SECRETS_HASH_ANNOTATION),
+            ("restart annotation", labels.RESTART_ANNOTATION),
+        )
+        if old_annotations.get(annotation) != new_annotations.get(annotation)
+    ]
+    if changed:
+        post_event(
+            ctx.kube, body, "Normal", "RollingRestart", "rolling the workers: changed " + ", ".join(changed)
+        )
+        return True
+    return False
+
+
+def is_unreachable(error: Exception) -> bool:
+    return isinstance(error, KubeError | OSError)
