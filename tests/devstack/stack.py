@@ -21,7 +21,7 @@ from tests.devstack.kafka_dist import cached_kafka_libs, kafka_version
 from tests.devstack.kafka_server import broker_answers, start_kafka
 from tests.devstack.mariadb import MariaDB
 from tests.devstack.mariadb_server import start_mariadb
-from tests.devstack.ports import parse_host_port
+from tests.devstack.ports import accepts_connections, parse_host_port
 from tests.devstack.process import ServerProcess
 from tests.devstack.tansu_server import start_tansu
 
@@ -41,10 +41,10 @@ def kafka_from_env() -> KafkaBroker | None:
     if not bootstrap:
         return None
     try:
-        parse_host_port(bootstrap)
+        host, port = parse_host_port(bootstrap)
     except ValueError as exc:
         raise DevstackError(f"OLAPSINK_KAFKA_BOOTSTRAP: {exc}") from exc
-    if not broker_answers(bootstrap, timeout=10):
+    if not (accepts_connections(port, host) and broker_answers(bootstrap, timeout=10)):
         raise DevstackError(
             f"OLAPSINK_KAFKA_BOOTSTRAP={bootstrap} does not answer: start it (scripts/devstack.py up) "
             "or unset the variable to let the tests start their own broker"

@@ -1,0 +1,5 @@
+import sys
+
+from tests.devstack.cli import main
+
+sys.exit(main())
