@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from olapsink_worker.errors import ConfigError
 from olapsink_worker.spec import DorisSink, StarRocksSink, parse_manifest
 from olapsink_worker.tables import TableRef
