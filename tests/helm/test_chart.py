@@ -8,6 +8,7 @@ import helm_python
 import jsonschema
 import kubernetes_validate
 import pytest
+from olapsink_operator.main import parse_args, watched_namespaces
 
 from tests.helm.chart import (
     CHART_DIR,
@@ -207,23 +208,29 @@ def test_operator_root_filesystem_is_read_only_with_writable_tmp(default_docs: l
     assert "emptyDir" in volumes[mounts["/tmp"]]
 
 
+def operator_args(docs: list[Manifest]) -> list[str]:
+    args: list[str] = operator_deployment(docs)["spec"]["template"]["spec"]["containers"][0]["args"]
+    return args
+
+
 def test_operator_watches_all_namespaces_by_default(default_docs: list[Manifest]) -> None:
-    args = operator_deployment(default_docs)["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--all-namespaces" in args
-    assert not [a for a in args if a.startswith("--namespace")]
+    # Parsed by the operator's own argument parser, so a renamed option breaks this test, not a cluster.
+    args = parse_args(operator_args(default_docs))
+    assert watched_namespaces(args) == []
+    assert args.peering is None and args.verbose is False
 
 
 def test_operator_watches_only_the_listed_namespaces(all_docs: list[Manifest]) -> None:
-    args = operator_deployment(all_docs)["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert [a for a in args if a.startswith("--namespace")] == ["--namespace=analytics", "--namespace=ingest"]
-    assert "--all-namespaces" not in args
+    args = parse_args(operator_args(all_docs))
+    assert watched_namespaces(args) == ["analytics", "ingest"]
+    assert args.verbose is True
 
 
 def test_operator_liveness_probe_hits_the_port_kopf_serves(all_docs: list[Manifest]) -> None:
     container = operator_deployment(all_docs)["spec"]["template"]["spec"]["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert container["livenessProbe"]["httpGet"]["port"] == "health"
-    assert f"--liveness=http://0.0.0.0:{ports['health']}/healthz" in container["args"]
+    assert parse_args(container["args"]).liveness == f"http://0.0.0.0:{ports['health']}/healthz"
     assert ports["health"] == 8081
 
 
@@ -257,13 +264,13 @@ def test_pod_settings_reach_the_operator_pod(all_docs: list[Manifest]) -> None:
     assert "nodeAffinity" in pod["affinity"]
     container = pod["containers"][0]
     assert {"name": "TZ", "value": "UTC"} in container["env"]
-    assert container["args"][-1] == "--verbose"
+    assert container["args"][-1] == "--priority=0"
     assert container["resources"]["limits"]["memory"] == "384Mi"
 
 
 # --- RBAC -----------------------------------------------------------------------------------
 
-SINKS = ("olapsink.io/dorissinks", "olapsink.io/starrocksinks")
+SINKS = ("olapsink.io/dorissinks", "olapsink.io/starrockssinks")
 
 
 def test_cluster_wide_mode_grants_everything_in_one_cluster_role(default_docs: list[Manifest]) -> None:
@@ -271,10 +278,13 @@ def test_cluster_wide_mode_grants_everything_in_one_cluster_role(default_docs: l
     rules = rules_of(one(default_docs, "ClusterRole", "olapsink-operator"))
     for sink in SINKS:
         assert rules[sink] == {"get", "list", "watch", "patch"}
-        assert rules[f"{sink}/status"] == {"get", "patch"}
-        assert rules[f"{sink}/scale"] == {"get", "patch"}
+        assert rules[f"{sink}/status"] == {"patch"}
+        assert rules[f"{sink}/finalizers"] == {"update"}
+        assert f"{sink}/scale" not in rules
     assert rules["/secrets"] == {"get", "list", "watch"}
-    assert rules["apps/deployments"] == {"create", "get", "list", "watch", "patch", "delete"}
+    assert rules["apps/deployments"] == {"create", "get", "list", "watch", "patch"}
+    assert rules["/configmaps"] == rules["/services"] == rules["policy/poddisruptionbudgets"]
+    assert rules["/events"] == {"create"}
     assert rules["apiextensions.k8s.io/customresourcedefinitions"] == {"list", "watch"}
     binding = one(default_docs, "ClusterRoleBinding", "olapsink-operator")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "olapsink", "namespace": NAMESPACE}]

@@ -48,38 +48,60 @@ app.kubernetes.io/part-of: olapsink
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
+{{/* The sink CRDs' plurals, used by every RBAC rule that names them. */}}
+{{- define "olapsink.sinkPlurals" -}}
+dorissinks starrockssinks
+{{- end }}
+
+{{/* The sink resources with a subresource suffix ("" or "/status"...), as a YAML flow list. */}}
+{{- define "olapsink.sinkResources" -}}
+{{- $suffix := . }}
+{{- $out := list }}
+{{- range splitList " " (include "olapsink.sinkPlurals" .) }}
+{{- $out = append $out (printf "%s%s" . $suffix) }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
 {{/*
 The operator's RBAC rules on namespaced resources: the single list of what olapsink-operator may do,
-used by the ClusterRole (cluster-wide mode) or by one Role per watched namespace.
-Keep it in step with the API calls listed in docs/operator.md.
+used by the ClusterRole (cluster-wide mode) or by one Role per watched namespace. Only the verbs the
+operator's API calls need (docs/operator.md lists them; tests/helm/test_rbac_calls.py checks them
+against a running operator).
 */}}
 {{- define "olapsink.operatorNamespacedRules" -}}
-# The sinks: kopf watches them and patches its progress annotations; the operator writes status
-# and reads/writes replicas through the scale subresource.
+# The sinks: kopf lists and watches them and patches its progress annotations into them.
 - apiGroups: [olapsink.io]
-  resources: [dorissinks, starrocksinks]
+  resources: {{ include "olapsink.sinkResources" "" }}
   verbs: [get, list, watch, patch]
+# Status is written with merge patches through the status subresource.
 - apiGroups: [olapsink.io]
-  resources: [dorissinks/status, starrocksinks/status, dorissinks/scale, starrocksinks/scale]
-  verbs: [get, patch]
-# The children of each sink, all owned by it through ownerReferences (no finalizers needed).
+  resources: {{ include "olapsink.sinkResources" "/status" }}
+  verbs: [patch]
+# Children carry ownerReferences with blockOwnerDeletion, which needs update on the owner's
+# finalizers where the OwnerReferencesPermissionEnforcement admission plugin runs (e.g. OpenShift).
+- apiGroups: [olapsink.io]
+  resources: {{ include "olapsink.sinkResources" "/finalizers" }}
+  verbs: [update]
+# Worker Deployments: created and patched, and watched so status follows rollouts. Deleting a sink
+# deletes its children through the garbage collector, so no delete verb is needed.
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [create, get, list, watch, patch, delete]
+  verbs: [create, get, list, watch, patch]
 - apiGroups: [""]
   resources: [configmaps, services]
-  verbs: [create, get, list, watch, patch, delete]
+  verbs: [create, get, patch]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [create, get, list, watch, patch, delete]
+  verbs: [create, get, patch]
 # Read-only: the operator hashes the Secrets a sink references so a changed password rolls the workers.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch]
-# Events on sinks, posted by kopf and by the operator (created, scaled, paused, errors).
-- apiGroups: ["", events.k8s.io]
+# Events on sinks, posted by the operator and by kopf (created, scaled, paused, errors).
+- apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 {{- end }}
 
 {{/* Cluster-scoped reads kopf itself needs, whatever the watch mode. */}}
@@ -96,22 +118,17 @@ Keep it in step with the API calls listed in docs/operator.md.
 {{- end }}
 {{- end }}
 
-{{/* Command-line arguments of olapsink-operator (kopf run options). */}}
+{{/*
+Command-line arguments of olapsink-operator (see its --help): no --namespace means every namespace;
+without --peering it runs standalone, which is right for the single Recreate replica.
+*/}}
 {{- define "olapsink.operatorArgs" -}}
-{{- if .Values.watchNamespaces }}
 {{- range .Values.watchNamespaces }}
 - --namespace={{ . }}
 {{- end }}
-{{- else }}
-- --all-namespaces
-{{- end }}
-- --standalone
 - --liveness=http://0.0.0.0:{{ .Values.operator.healthPort }}/healthz
-- --log-format={{ .Values.operator.logFormat }}
 {{- if eq .Values.operator.logLevel "debug" }}
-- --debug
-{{- else if eq .Values.operator.logLevel "warning" }}
-- --quiet
+- --verbose
 {{- end }}
 {{- with .Values.operator.extraArgs }}
 {{ toYaml . }}
