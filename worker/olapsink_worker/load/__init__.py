@@ -23,7 +23,7 @@ from olapsink_worker.load.dialect import (
     dialect_for,
 )
 from olapsink_worker.load.framing import frame_rows
-from olapsink_worker.load.labels import LabelPart, label_prefix_for, make_label
+from olapsink_worker.load.labels import LabelPart, make_label
 from olapsink_worker.load.loader import LoadMetrics, RowsRejectedError, StreamLoader
 from olapsink_worker.load.replies import LoadResult, Outcome, Reply, classify_reply
 from olapsink_worker.load.retry import RetriesExhaustedError, RetryPolicy
@@ -50,6 +50,5 @@ __all__ = [
     "classify_reply",
     "dialect_for",
     "frame_rows",
-    "label_prefix_for",
     "make_label",
 ]

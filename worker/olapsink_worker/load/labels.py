@@ -83,11 +83,3 @@ def make_label(prefix: str, table: TableRef, parts: Sequence[LabelPart], dialect
         raise AssertionError(f"built label {label!r} does not match the {dialect.name} label rule")
     return label
 
-
-def label_prefix_for(namespace: str, name: str) -> str:
-    """Default label prefix of a sink: ``<namespace>_<name>`` with dots as underscores.
-
-    One-to-one on Kubernetes names (neither may contain ``_``; namespaces have no dots), so two sinks
-    never share a prefix, and it matches both label rules.
-    """
-    return f"{namespace}_{name.replace('.', '_')}"

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from olapsink_worker.load.dialect import LoadOptions
-from olapsink_worker.load.labels import label_prefix_for
 
 # Read timeout of a Stream Load PUT when the user sets no `timeout` header: the database's own default
 # load timeout (600 s) plus a margin, so we do not give up on a load the server is still running.
@@ -76,8 +75,7 @@ class LoaderSettings:
             max_filter_ratio=load.max_filter_ratio,
             deletes=bool(deletes.enabled) if deletes is not None and flavor == "doris" else False,
         )
-        metadata = sink.metadata
-        prefix = load.label_prefix or label_prefix_for(metadata.namespace or "default", metadata.name)
+        prefix = sink.effective_label_prefix
         if flavor == "doris":
             doris = spec.doris
             scheme = "https" if doris.tls.enabled and "http" not in doris.tls.excluded_protocols else "http"
