@@ -6,7 +6,6 @@ import gzip
 
 import lz4.frame
 import pytest
-
 from olapsink_worker.load import DORIS, STARROCKS, Framing, LoadOptions, dialect_for, frame_rows
 from olapsink_worker.load.compression import compress
 from olapsink_worker.load.dialect import parse_delimiter

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from olapsink_worker.load import DORIS, STARROCKS, Dialect, make_label
 from olapsink_worker.tables import TableRef
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from olapsink_worker.errors import FatalSinkError, RetryableLoadError
 from olapsink_worker.load import LoaderSettings, LoadOptions, RowsRejectedError, StreamLoader
 from olapsink_worker.tables import TableRef
@@ -120,7 +119,7 @@ def test_fe_5xx_fails_over_too() -> None:
 
 
 def test_all_fes_down_is_retryable_and_names_them() -> None:
-    with pytest.raises(RetryableLoadError, match="fe1.*fe2"):
+    with pytest.raises(RetryableLoadError, match=r"fe1.*fe2"):
         make_loader(FakeCluster()).load(TABLE, BODY, LABEL, 2)
 
 
@@ -407,4 +406,3 @@ def test_fetch_error_rows_caps_the_number_of_lines() -> None:
     assert make_loader(cluster).fetch_error_rows("http://be1:8040/api/_load_error_log?file=e", limit=10) == [
         f"row {i}" for i in range(10)
     ]
-

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-
 from olapsink_worker.load import Outcome, classify_reply
 
 

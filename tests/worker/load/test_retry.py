@@ -6,7 +6,6 @@ import random
 from types import SimpleNamespace
 
 import pytest
-
 from olapsink_worker.errors import FatalSinkError, RetryableLoadError
 from olapsink_worker.load import RetriesExhaustedError, RetryPolicy
 

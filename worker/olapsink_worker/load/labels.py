@@ -82,4 +82,3 @@ def make_label(prefix: str, table: TableRef, parts: Sequence[LabelPart], dialect
     if not dialect.label_pattern.fullmatch(label):  # a bug here would fail every load: say so clearly
         raise AssertionError(f"built label {label!r} does not match the {dialect.name} label rule")
     return label
-
