@@ -1,4 +1,4 @@
-"""`python scripts/devstack.py up|down|status|env`: keep the dev stack running in the background.
+"""`python scripts/devstack.py up|down|status|env|fetch`: keep the dev stack running in the background.
 
 `up` starts Apache Kafka and MariaDB detached, records them in a state file and prints `export` lines on
 stdout (human-readable lines go to stderr), so `eval "$(python scripts/devstack.py up)"` points the test
