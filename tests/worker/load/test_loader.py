@@ -406,3 +406,44 @@ def test_fetch_error_rows_caps_the_number_of_lines() -> None:
     assert make_loader(cluster).fetch_error_rows("http://be1:8040/api/_load_error_log?file=e", limit=10) == [
         f"row {i}" for i in range(10)
     ]
+
+
+def label_taken_cluster(state_reply: dict[str, Any]) -> FakeCluster:
+    cluster = FakeCluster()
+
+    def fe(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/db/get_load_state":
+            assert request.url.params["label"] == LABEL
+            return httpx.Response(200, json=state_reply)
+        return cluster.fe("be1")(request)
+
+    cluster.hosts["fe1"] = fe
+    cluster.hosts["be1"] = lambda request: load_reply(
+        "Label Already Exists", ExistingJobStatus="", TxnId=-1, Message="[LABEL_ALREADY_EXISTS]"
+    )
+    return cluster
+
+
+@pytest.mark.parametrize(
+    "state_reply",
+    [
+        {"code": 0, "msg": "success", "data": "VISIBLE"},
+        {"status": "OK", "msg": "Success", "state": "COMMITTED"},
+    ],
+    ids=["doris", "starrocks"],
+)
+def test_label_taken_without_job_status_is_settled_by_the_label_state(state_reply: dict[str, Any]) -> None:
+    result = make_loader(label_taken_cluster(state_reply)).load(TABLE, BODY, LABEL, 2)
+    assert result.duplicate
+
+
+def test_label_taken_by_a_running_job_stays_retryable() -> None:
+    cluster = label_taken_cluster({"status": "OK", "state": "PREPARE"})
+    with pytest.raises(RetryableLoadError, match="PREPARE"):
+        make_loader(cluster).load(TABLE, BODY, LABEL, 2)
+
+
+def test_label_taken_and_state_unreadable_stays_retryable() -> None:
+    cluster = label_taken_cluster({"nothing": "here"})
+    with pytest.raises(RetryableLoadError, match="in use"):
+        make_loader(cluster).load(TABLE, BODY, LABEL, 2)

@@ -24,9 +24,9 @@ import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -115,6 +115,10 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+def _is_label_taken(reply: Reply) -> bool:
+    return reply.result.status.lower().replace("_", " ") == "label already exists"
 
 
 def _json_object(content: bytes) -> dict[str, Any] | None:
@@ -216,6 +220,8 @@ class StreamLoader:
         reply = self.dialect.classify(
             response.status, response.content, label, retry_after=response.retry_after
         )
+        if reply.outcome is Outcome.RETRYABLE and _is_label_taken(reply):
+            reply = self._settle_existing_label(reply, table, label)
         result = self._outcome(reply, table, label, response.url)
         if self.settings.two_phase_commit and not result.duplicate and result.txn_id is not None:
             self.commit(table, result.txn_id)
@@ -250,6 +256,51 @@ class StreamLoader:
                 filtered_rows=result.filtered_rows,
             )
         raise FatalSinkError(f"{where}: {reply.reason}", reason="LoadFailed")
+
+    def _settle_existing_label(self, reply: Reply, table: TableRef, label: str) -> Reply:
+        """The label is taken by a job not reported finished: ask the FE for the label's state.
+
+        VISIBLE/COMMITTED means an earlier attempt did load it (count as done); anything else (still
+        running, aborted and about to be reusable, unknown) stays retryable.
+        """
+        try:
+            state = self.label_state(table.database, label)
+        except RetryableLoadError as error:
+            log.debug("label state of %s unavailable: %s", label, error)
+            return reply
+        if state in ("VISIBLE", "COMMITTED"):
+            result = replace(
+                reply.result,
+                status="Label Already Exists",
+                duplicate=True,
+                total_rows=0,
+                loaded_rows=0,
+                filtered_rows=0,
+                unselected_rows=0,
+            )
+            return Reply(Outcome.DUPLICATE, result, f"label {label} was already loaded (state {state})")
+        return Reply(reply.outcome, reply.result, f"{reply.reason} (label state {state})", reply.retry_after)
+
+    def label_state(self, database: str, label: str) -> str:
+        """The state of a label's transaction, upper-case: UNKNOWN, PREPARE, PREPARED/PRECOMMITTED,
+        COMMITTED, VISIBLE or ABORTED (``GET /api/{db}/get_load_state?label=…`` on both databases).
+
+        Raises ``RetryableLoadError`` when no FE gives a readable answer.
+        """
+        path = f"/api/{quote(database, safe='')}/get_load_state?label={quote(label, safe='')}"
+        headers = {"Authorization": self._auth, "Connection": "close"}
+        response = self._on_any_fe(path, "GET", headers, b"", follow=True)
+        body = _json_object(response.content) if response.status == 200 else None
+        state = None
+        if body is not None:
+            # StarRocks: {"status":"OK","state":"VISIBLE"}; Doris: {"code":0,"msg":"success","data":"VISIBLE"}
+            state = body.get("state") if "state" in body else body.get("data")
+        if not isinstance(state, str) or not state:
+            raise RetryableLoadError(
+                f"label state of {label}: unreadable reply HTTP {response.status} {response.content[:200]!r}",
+                delay=1.0,
+            )
+        return state.upper()
 
     # -- two-phase commit (Doris) -----------------------------------------------------------------
 
