@@ -34,8 +34,7 @@ class Router:
     @classmethod
     def for_sink(cls, sink: Any) -> Router:
         spec = sink.spec
-        target = spec.doris if sink.flavor == "doris" else spec.starrocks
-        return cls(spec.target_for_topic, default_database=target.database, table_field=spec.table_field)
+        return cls(spec.target_for_topic, default_database=spec.database, table_field=spec.table_field)
 
     @property
     def by_field(self) -> bool:

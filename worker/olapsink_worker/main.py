@@ -1,0 +1,195 @@
+"""``olapsink-worker --config FILE``: run one worker of a sink.
+
+The file is a whole DorisSink/StarRocksSink manifest (typed fields and/or ``connectorConfig``). Several
+workers started with the same file share the partitions through the consumer group.
+
+Exit codes: 0 after SIGTERM/SIGINT (buffers flushed, offsets committed), 2 when a fatal error stopped
+the sink (offsets of what was not durable are kept; the reason is in the log, the ``olapsink_fatal``
+metric and the status file), 3 for an invalid configuration. Kubernetes restarts the pod with backoff
+after 2 and 3, which also retries errors a person fixed meanwhile (a table created, a grant given).
+
+The status file (``--status-file``, env ``OLAPSINK_STATUS_FILE``, default ``/dev/termination-log`` when
+it exists) gets one JSON object ``{"state", "reason", "message"}``; as the container's termination
+message it appears in the pod status, where the operator reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from olapsink_worker.errors import ConfigError
+from olapsink_worker.health import Health, HealthServer
+from olapsink_worker.metrics import WorkerMetrics
+
+EXIT_CONFIG = 3
+_TERMINATION_LOG = "/dev/termination-log"
+
+log = logging.getLogger("olapsink.worker")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; ``extra={...}`` fields (topic, partition, offset, label) are kept."""
+
+    _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in self._STANDARD and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="olapsink-worker", description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", required=True, help="sink manifest (YAML): a DorisSink or StarRocksSink")
+    p.add_argument("--metrics-port", type=int, default=None, help="override spec.worker.metricsPort (0: any)")
+    p.add_argument("--metrics-host", default=os.environ.get("OLAPSINK_METRICS_HOST", "0.0.0.0"))
+    p.add_argument("--status-file", default=os.environ.get("OLAPSINK_STATUS_FILE"))
+    p.add_argument("--load-threads", type=int, default=int(os.environ.get("OLAPSINK_LOAD_THREADS", "2")))
+    p.add_argument(
+        "--drain-timeout", type=float, default=float(os.environ.get("OLAPSINK_DRAIN_TIMEOUT", "25"))
+    )
+    p.add_argument("--log-level", default=os.environ.get("OLAPSINK_LOG_LEVEL", "info"))
+    p.add_argument(
+        "--log-format", choices=["json", "text"], default=os.environ.get("OLAPSINK_LOG_FORMAT", "json")
+    )
+    return p
+
+
+def _status_file(arg: str | None) -> str | None:
+    if arg:
+        return arg
+    return (
+        _TERMINATION_LOG
+        if os.path.exists(_TERMINATION_LOG) and os.access(_TERMINATION_LOG, os.W_OK)
+        else None
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    status_file = _status_file(args.status_file)
+    try:
+        return run(args, status_file)
+    except ConfigError as exc:
+        log.error("invalid configuration in %s:\n%s", args.config, exc)
+        if status_file:
+            try:
+                with open(status_file, "w", encoding="utf-8") as f:
+                    json.dump({"state": "Failed", "reason": "ConfigError", "message": str(exc)[:3500]}, f)
+            except OSError:
+                pass
+        return EXIT_CONFIG
+
+
+def run(args: argparse.Namespace, status_file: str | None) -> int:
+    from confluent_kafka import Consumer, Producer
+
+    from olapsink_worker.consumer import consumer_config, producer_config, subscription
+    from olapsink_worker.deadletter import DeadLetterQueue
+    from olapsink_worker.engine import Engine, EngineOptions
+    from olapsink_worker.load import RetryPolicy, StreamLoader
+    from olapsink_worker.secrets import database_password
+    from olapsink_worker.spec import load_manifest_file
+
+    sink = load_manifest_file(args.config)
+    spec = sink.spec
+    metrics = WorkerMetrics()
+    health = Health()
+    port = spec.worker.metrics_port if args.metrics_port is None else args.metrics_port
+    server = HealthServer(health, metrics.registry, port, host=args.metrics_host).start()
+    log.info(
+        "worker for %s %s/%s: group %s, metrics on :%d",
+        type(sink).__name__,
+        sink.metadata.namespace,
+        sink.metadata.name,
+        sink.effective_group_id,
+        server.port,
+    )
+    stopped = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        log.info("signal %d: flushing and committing, then exiting", signum)
+        stopped.set()
+        if engine_ref:
+            engine_ref[0].stop()
+
+    engine_ref: list[Engine] = []
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    if str(spec.state) == "Paused":
+        # Paused by the user: stay up and healthy without joining the group, so offsets stay where they are.
+        health.joined = True
+        log.info("spec.state is Paused: not consuming")
+        stopped.wait()
+        server.close()
+        return 0
+
+    password = database_password(sink)
+    loader = StreamLoader(sink, password, metrics=metrics)
+    dlq_spec = spec.errors.dead_letter_queue
+    dead_letters = DeadLetterQueue(
+        dlq_spec.topic,
+        (lambda: Producer(producer_config(sink))) if dlq_spec.topic else None,
+        context=dlq_spec.context_headers,
+    )
+    conf = consumer_config(sink)
+    conf.setdefault("statistics.interval.ms", 15000)
+    conf["stats_cb"] = lambda stats: engine_ref[0].on_stats(stats) if engine_ref else None
+    consumer = Consumer(conf, logger=logging.getLogger("olapsink.kafka"))
+    engine = Engine(
+        sink,
+        consumer=consumer,
+        loader=loader,
+        retry_policy=RetryPolicy.from_spec(spec.errors),
+        dead_letters=dead_letters,
+        metrics=metrics,
+        health=health,
+        options=EngineOptions(
+            load_threads=max(1, args.load_threads), drain_timeout=args.drain_timeout, status_file=status_file
+        ),
+    )
+    engine_ref.append(engine)
+    if stopped.is_set():
+        engine.stop()
+    engine.subscribe(subscription(spec.kafka))
+    try:
+        return engine.run()
+    finally:
+        loader.close()
+        server.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
