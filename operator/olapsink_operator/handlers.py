@@ -17,7 +17,7 @@ from typing import Any
 
 import kopf
 
-from olapsink_operator.kube import KubeClient, KubeError
+from olapsink_operator.kube import KubeClient, KubeError, load_credentials
 from olapsink_operator.labels import GROUP, MANAGED_BY, VERSION
 from olapsink_operator.reconcile import Context, reconcile
 
@@ -44,6 +44,20 @@ def plain(value: Any) -> Any:
 def _ctx(memo: Any) -> Context:
     ctx: Context = memo["olapsink"]
     return ctx
+
+
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf's own login reads KUBECONFIG at import time; ours shares the client's credentials."""
+    creds = load_credentials()
+    return kopf.ConnectionInfo(
+        server=creds.server,
+        token=creds.token,
+        ca_path=creds.ca_path,
+        certificate_path=creds.cert_path,
+        private_key_path=creds.key_path,
+        insecure=not creds.verify,
+    )
 
 
 @kopf.on.startup()

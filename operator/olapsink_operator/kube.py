@@ -7,7 +7,9 @@ explicit (JSON patch for children, merge patch for status).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -25,6 +27,41 @@ PLURALS = {
     ("olapsink.io/v1alpha1", "DorisSink"): "dorissinks",
     ("olapsink.io/v1alpha1", "StarRocksSink"): "starrockssinks",
 }
+
+
+@dataclass(frozen=True)
+class Credentials:
+    server: str
+    token: str | None
+    ca_path: str | None
+    cert_path: str | None
+    key_path: str | None
+    verify: bool
+
+
+def load_credentials() -> Credentials:
+    """In-cluster credentials when running in a pod, else the current kubeconfig context.
+
+    Shared by our client and kopf's login handler, so both talk to the same cluster as the same user.
+    """
+    cfg = k8s_client.Configuration()
+    try:
+        k8s_config.load_incluster_config(client_configuration=cfg)
+    except k8s_config.ConfigException:
+        # KUBECONFIG is read now, not at import time as the loader's default does.
+        k8s_config.load_kube_config(config_file=os.environ.get("KUBECONFIG"), client_configuration=cfg)
+    api_key = cfg.api_key or {}
+    token = api_key.get("authorization") or api_key.get("BearerToken")
+    if token:
+        token = token.removeprefix("Bearer ").strip()
+    return Credentials(
+        server=str(cfg.host),
+        token=token or None,
+        ca_path=cfg.ssl_ca_cert,
+        cert_path=cfg.cert_file,
+        key_path=cfg.key_file,
+        verify=bool(cfg.verify_ssl),
+    )
 
 
 class KubeError(Exception):
@@ -46,22 +83,11 @@ class KubeClient:
 
     @classmethod
     def from_environment(cls) -> KubeClient:
-        """In-cluster credentials when running in a pod, else the current kubeconfig context."""
-        cfg = k8s_client.Configuration()
-        try:
-            k8s_config.load_incluster_config(client_configuration=cfg)
-        except k8s_config.ConfigException:
-            k8s_config.load_kube_config(client_configuration=cfg)
-        headers = {}
-        token = (cfg.api_key or {}).get("authorization") or (cfg.api_key or {}).get("BearerToken")
-        if token:
-            prefix = (cfg.api_key_prefix or {}).get("authorization", "")
-            headers["Authorization"] = (
-                f"{prefix} {token}".strip() if not token.startswith("Bearer") else token
-            )
-        verify: Any = cfg.ssl_ca_cert if (cfg.verify_ssl and cfg.ssl_ca_cert) else bool(cfg.verify_ssl)
-        cert = (str(cfg.cert_file), str(cfg.key_file)) if cfg.cert_file and cfg.key_file else None
-        http = httpx.Client(base_url=cfg.host, headers=headers, verify=verify, cert=cert, timeout=30.0)
+        creds = load_credentials()
+        headers = {"Authorization": f"Bearer {creds.token}"} if creds.token else {}
+        verify: Any = creds.ca_path if (creds.verify and creds.ca_path) else creds.verify
+        cert = (creds.cert_path, creds.key_path) if creds.cert_path and creds.key_path else None
+        http = httpx.Client(base_url=creds.server, headers=headers, verify=verify, cert=cert, timeout=30.0)
         return cls(http)
 
     def close(self) -> None:

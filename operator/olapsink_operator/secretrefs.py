@@ -48,9 +48,11 @@ def env_name_for(path: str) -> str:
     words: list[str] = []
     for segment in path.split("."):
         segment = segment.removesuffix("SecretRef")
-        segment = _ENV_SEGMENT_RENAMES.get(segment, segment)
-        if segment:
+        if segment in _ENV_SEGMENT_RENAMES:
+            words.append(_ENV_SEGMENT_RENAMES[segment])
+        else:
             words.append(re.sub(r"(?<!^)(?=[A-Z])", "_", segment).upper())
+    words = [word for word in words if word]
     return "OLAPSINK_" + "_".join(words) + "_FILE"
 
 
