@@ -163,7 +163,10 @@ class Engine:
         self.metrics.loop_heartbeat.set(time.time())
         messages = self.consumer.consume(self.options.consume_batch, self._poll_timeout())
         if messages:
-            self._ingest(messages)
+            try:
+                self._ingest(messages)
+            except (FatalSinkError, ConfigError) as exc:
+                self._set_fatal(exc)
         self._harvest()
         if self.fatal is not None:
             return

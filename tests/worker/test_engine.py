@@ -1,0 +1,211 @@
+"""The engine loop against fakes: what ends up loaded and committed, not which calls were made."""
+
+from __future__ import annotations
+
+import json
+
+from olapsink_worker.engine import EXIT_FATAL, EXIT_OK, Engine, EngineOptions
+from olapsink_worker.errors import FatalSinkError, RetryableLoadError
+from olapsink_worker.offsets import decode_metadata
+
+from .fakes import TP, FakeConsumer, FakeLoader, fast_retry, make_sink
+
+
+def rows(n: int, start: int = 0) -> list[bytes | None]:
+    return [json.dumps({"id": i}).encode() for i in range(start, start + n)]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def engine_for(consumer, loader, sink=None, clock=None, **opts):
+    e = Engine(
+        sink or make_sink(),
+        consumer=consumer,
+        loader=loader,
+        retry_policy=fast_retry(),
+        options=EngineOptions(drain_timeout=5, commit_interval=0, **opts),
+        topic_partition=TP,
+        clock=clock or Clock(),
+    )
+    e.subscribe(["t"])
+    consumer.assign_all()
+    return e
+
+
+def run_until_idle(engine, steps=50):
+    for _ in range(steps):
+        engine.step()
+        engine._harvest(block=0.05) if engine._inflight else None
+
+
+def loaded_ids(loader, table="tbl"):
+    return sorted(json.loads(r)["id"] for r in loader.tables.get(table, []))
+
+
+def test_every_record_loaded_once_and_committed_after_shutdown():
+    consumer = FakeConsumer(logs={("t", 0): rows(25), ("t", 1): rows(13, 100)})
+    loader = FakeLoader()
+    engine = engine_for(consumer, loader)
+    run_until_idle(engine)
+    engine.stop()
+    assert engine.run() == EXIT_OK
+    assert loaded_ids(loader) == list(range(25)) + list(range(100, 113))
+    assert consumer.committed_store[("t", 0)][0] == 25
+    assert consumer.committed_store[("t", 1)][0] == 13
+    # count trigger 10: 0-9, 10-19 then the shutdown flush 20-24
+    assert "tbl-t-0-0-9" in loader.labels and "tbl-t-0-20-24" in loader.labels
+
+
+def test_batch_range_is_committed_in_metadata_before_its_load():
+    consumer = FakeConsumer(logs={("t", 0): rows(10)})
+    seen = []
+
+    class Watching(FakeLoader):
+        def load(self, table, body, label, n):
+            seen.append(decode_metadata(consumer.committed_store[("t", 0)][1]))
+            return super().load(table, body, label, n)
+
+    engine = engine_for(consumer, Watching())
+    run_until_idle(engine, 5)
+    assert seen and list(seen[0].ranges.values()) == [[(0, 9)]]
+    assert consumer.committed_store[("t", 0)][0] == 10
+
+
+def test_crash_mid_load_replays_same_label_and_counts_duplicate():
+    consumer = FakeConsumer(logs={("t", 0): rows(10)})
+    loader = FakeLoader()
+    engine = engine_for(consumer, loader)
+    # First worker: the load happens, but the process dies before the commit after it.
+    loader.labels["tbl-t-0-0-9"] = 10
+    loader.tables["tbl"] = rows(10)
+    consumer.committed_store[("t", 0)] = (0, f"v1;{_tag()}=0-9;")
+    # Second worker starts from the committed offset + plan with a smaller count trigger.
+    consumer2 = FakeConsumer(logs=consumer.logs, committed_store=dict(consumer.committed_store), batch=3)
+    engine2 = engine_for(consumer2, loader, sink=make_sink(buffer={"records": 4}))
+    run_until_idle(engine2)
+    engine2.stop()
+    engine2.run()
+    assert loaded_ids(loader) == list(range(10))  # no duplicate rows
+    assert loader.calls == ["tbl-t-0-0-9"]  # same boundaries despite records=4
+    assert consumer2.committed_store[("t", 0)][0] == 10
+    del engine
+
+
+def _tag():
+    from olapsink_worker.buffer import table_tag
+    from olapsink_worker.tables import TableRef
+
+    return table_tag(TableRef("db", "tbl"))
+
+
+def test_time_trigger_flushes_without_new_records():
+    clock = Clock()
+    consumer = FakeConsumer(logs={("t", 0): rows(3)})
+    loader = FakeLoader()
+    engine = engine_for(consumer, loader, clock=clock)
+    run_until_idle(engine, 3)
+    assert loader.calls == []
+    clock.now = 1.0  # flushIntervalMs 1000
+    run_until_idle(engine, 3)
+    assert loader.calls == ["tbl-t-0-0-2"]
+    assert consumer.committed_store[("t", 0)][0] == 3
+
+
+def test_retryable_errors_are_retried_with_the_same_label():
+    consumer = FakeConsumer(logs={("t", 0): rows(10)})
+    loader = FakeLoader(script=[RetryableLoadError("503", delay=0), RetryableLoadError("503", delay=0)])
+    engine = engine_for(consumer, loader)
+    run_until_idle(engine, 5)
+    assert loader.calls == ["tbl-t-0-0-9"] * 3
+    assert loaded_ids(loader) == list(range(10))
+
+
+def test_fatal_load_stops_without_committing_the_batch():
+    consumer = FakeConsumer(logs={("t", 0): rows(15)})
+    loader = FakeLoader(script=[FatalSinkError("unknown table")])
+    engine = engine_for(consumer, loader, status_file=None)
+    run_until_idle(engine, 5)
+    assert engine.fatal is not None
+    assert engine.run() == EXIT_FATAL
+    assert consumer.committed_store[("t", 0)][0] == 0
+    assert loader.tables == {}
+    ready, why = engine.health.ready()
+    assert not ready and "unknown table" in why
+
+
+def test_exhausted_retries_are_fatal():
+    consumer = FakeConsumer(logs={("t", 0): rows(10)})
+    loader = FakeLoader(script=[RetryableLoadError("x", delay=0)] * 10)
+    engine = engine_for(consumer, loader)
+    run_until_idle(engine, 5)
+    assert "gave up after 4 attempts" in str(engine.fatal)
+
+
+def test_undecodable_records_stop_the_sink_or_go_to_dead_letters():
+    log = [*rows(3), b"not json", *rows(3, 10)]
+    sink = make_sink(converter={"valueFormat": "json_with_schema"})
+    consumer = FakeConsumer(logs={("t", 0): log})
+    engine = engine_for(consumer, FakeLoader(), sink=sink)
+    run_until_idle(engine, 3)
+    assert "t[0]@3" in str(engine.fatal)
+    engine.run()
+    assert consumer.committed_store.get(("t", 0), (0, ""))[0] <= 3
+
+    sent = []
+    sink = make_sink(converter={"valueFormat": "json_with_schema"}, errors={"tolerance": "all"})
+    envelope = [b'{"schema":null,"payload":{"id":%d}}' % i for i in range(3)]
+    consumer = FakeConsumer(logs={("t", 0): [*envelope, b"not json", *envelope]})
+    loader = FakeLoader()
+    engine = engine_for(consumer, loader, sink=sink)
+    engine.dead_letters._on_sent = sent.append
+    run_until_idle(engine, 3)
+    engine.stop()
+    assert engine.run() == EXIT_OK
+    assert [(d.offset, d.stage) for d in sent] == [(3, "decode")]
+    assert len(loader.tables["tbl"]) == 6
+    assert consumer.committed_store[("t", 0)][0] == 7
+
+
+def test_memory_budget_pauses_and_resumes():
+    big = [b'{"pad":"' + b"x" * 5000 + b'"}'] * 40
+    sink = make_sink(buffer={"records": None, "bytes": 1_000_000, "memoryBudgetBytes": 1_000_000})
+    consumer = FakeConsumer(logs={("t", p): list(big) for p in range(8)}, batch=40)
+    gate = []
+
+    class Slow(FakeLoader):
+        def load(self, table, body, label, n):
+            while not gate:
+                import time
+
+                time.sleep(0.01)
+            return super().load(table, body, label, n)
+
+    loader = Slow()
+    engine = engine_for(consumer, loader, sink=sink)
+    engine.step()  # 8 x 40 x 5 KB = 1.6 MB > budget
+    assert consumer.paused == set(consumer.logs)
+    assert engine.memory_in_use() <= 2_000_000
+    gate.append(True)
+    run_until_idle(engine, 20)
+    assert consumer.paused == set()
+    engine.stop()
+    engine.run()
+    assert len(loader.tables["tbl"]) == 8 * 40
+
+
+def test_revoke_flushes_and_commits_the_revoked_partition():
+    consumer = FakeConsumer(logs={("t", 0): rows(5), ("t", 1): rows(5, 50)})
+    loader = FakeLoader()
+    engine = engine_for(consumer, loader)
+    engine.step()
+    consumer.revoke([("t", 1)])
+    assert loaded_ids(loader) == list(range(50, 55))
+    assert consumer.committed_store[("t", 1)][0] == 5
+    assert ("t", 0) not in consumer.committed_store or consumer.committed_store[("t", 0)][0] == 0
+    assert ("t", 1) not in engine._assigned
