@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.devstack.fixtures",
+    "tests.emulator.fixtures",
 ]

@@ -1,0 +1,332 @@
+"""Source records to row operations under a table's model and the load's options (pure; no I/O).
+
+Rules (doris.md §8.7, starrocks.md §4.1, §5): values that fail type conversion become NULL, or filter the
+row in strict mode; NULL into a NOT NULL column always filters; a string longer than its column filters;
+unknown JSON keys are ignored and missing keys are NULL; columns absent from a `columns` header take
+their default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.emulator.body import SourceRecord
+from tests.emulator.dialects import Dialect, Flavor
+from tests.emulator.options import DELETE_SIGN, OP_COLUMN, ColumnMapping, LoadOptions, LoadRejected
+from tests.emulator.tables import Op, TableSchema
+
+_INT_RANGES = {
+    "tinyint": (-(2**7), 2**7 - 1),
+    "smallint": (-(2**15), 2**15 - 1),
+    "mediumint": (-(2**23), 2**23 - 1),
+    "int": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+}
+_DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_DATETIME_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d{1,6})?$")
+
+
+class _Fail:
+    """Conversion failed (NULL in non-strict mode, filtered in strict mode)."""
+
+
+class _TooLong:
+    """The value does not fit its column; always filtered."""
+
+
+FAIL = _Fail()
+TOO_LONG = _TooLong()
+
+
+def convert(value: Any, column: Any) -> Any:
+    """A source value as the column's Python value, or FAIL / TOO_LONG; None stays None."""
+    if value is None:
+        return None
+    t = column.data_type
+    try:
+        if column.is_bool:
+            if isinstance(value, bool):
+                return int(value)
+            text = str(value).strip().lower()
+            return {"true": 1, "false": 0, "1": 1, "0": 0}.get(text, FAIL)
+        if t in _INT_RANGES:
+            if isinstance(value, (bool, float)):
+                return FAIL
+            number = int(value) if isinstance(value, int) else int(str(value).strip())
+            low, high = _INT_RANGES[t]
+            # Out-of-range numbers become NULL whatever strict_mode says (doris.md §8.7).
+            return number if low <= number <= high else None
+        if t in ("float", "double"):
+            if isinstance(value, bool):
+                return FAIL
+            return float(value)
+        if t == "decimal":
+            if isinstance(value, bool):
+                return FAIL
+            exact = decimal.Decimal(str(value).strip())
+            if not exact.is_finite():
+                return FAIL
+            scale = column.scale or 0
+            exact = exact.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP)
+            int_digits = len(str(abs(exact)).split(".")[0].lstrip("0"))
+            if column.precision is not None and int_digits > column.precision - scale:
+                return None
+            return exact
+        if t in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext"):
+            text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                text = str(value)
+            # Doris and StarRocks count VARCHAR length in bytes.
+            if (
+                column.char_length is not None
+                and t in ("char", "varchar")
+                and len(text.encode()) > column.char_length
+            ):
+                return TOO_LONG
+            return text
+        if t == "date":
+            if not isinstance(value, str):
+                return FAIL
+            m = _DATE_RE.match(value.strip()) or _DATETIME_RE.match(value.strip())
+            if not m:
+                return FAIL
+            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if t in ("datetime", "timestamp"):
+            if not isinstance(value, str):
+                return FAIL
+            text = value.strip()
+            m = _DATETIME_RE.match(text)
+            if m:
+                micro = int((m.group(7) or ".0")[1:].ljust(6, "0"))
+                y, mo, d, h, mi, sec = (int(m.group(i)) for i in range(1, 7))
+                return dt.datetime(y, mo, d, h, mi, sec, micro)
+            m = _DATE_RE.match(text)
+            if m:
+                return dt.datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            return FAIL
+        if t == "json":
+            if isinstance(value, str):
+                json.loads(value)
+                return value
+            return json.dumps(value, separators=(",", ":"))
+    except (ValueError, ArithmeticError, TypeError):
+        return FAIL
+    return value
+
+
+@dataclass
+class Plan:
+    """What one load body does to one table."""
+
+    ops: list[Op] = field(default_factory=list)
+    filtered: list[tuple[str, str]] = field(default_factory=list)  # (reason, raw source)
+    total: int = 0
+    unselected: int = 0
+
+    @property
+    def loaded(self) -> int:
+        return len(self.ops)
+
+
+def source_names(schema: TableSchema, opts: LoadOptions) -> list[str]:
+    """The source field names of a CSV row or of a jsonpaths result, in order."""
+    if opts.columns is not None:
+        # Entries with '=' are derived; the others are the source fields, in order.
+        return [m.target for m in opts.columns if not m.is_constant and m.source == m.target]
+    names = [c.name for c in schema.columns]
+    if opts.hidden_delete_sign:
+        names.append(DELETE_SIGN)
+    return names
+
+
+def _jsonpath(doc: Any, path: str) -> Any:
+    if path in ("$", "$."):
+        return doc
+    if not path.startswith("$."):
+        return None
+    current = doc
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path[2:]):
+        if part.startswith("["):
+            idx = int(part[1:-1])
+            current = current[idx] if isinstance(current, list) and idx < len(current) else None
+        else:
+            current = current.get(part) if isinstance(current, dict) else None
+        if current is None:
+            return None
+    return current
+
+
+def _mappings(schema: TableSchema, opts: LoadOptions, dialect: Dialect) -> list[ColumnMapping]:
+    """Target ← source mappings: the `columns` header, or every table column by name."""
+    specials = {DELETE_SIGN} if dialect.flavor is Flavor.DORIS else {OP_COLUMN}
+    if opts.columns is not None:
+        sources = {m.source for m in opts.columns if m.source and m.source != m.target}
+        for m in opts.columns:
+            if m.target not in schema.by_name and m.target not in specials and m.target not in sources:
+                raise LoadRejected(
+                    dialect.message("ANALYSIS_ERROR", f"Unknown column '{m.target}' in '{schema.name}'"),
+                    "ANALYSIS_ERROR",
+                )
+        return [m for m in opts.columns if m.target in schema.by_name or m.target in specials]
+    mappings = [ColumnMapping(c.name, source=c.name) for c in schema.columns]
+    if opts.hidden_delete_sign:
+        mappings.append(ColumnMapping(DELETE_SIGN, source=DELETE_SIGN))
+    elif dialect.flavor is Flavor.STARROCKS and opts.format == "json" and schema.model == "PRIMARY":
+        # "stream load json will automatically check __op field in json object" (PK tables only).
+        mappings.append(ColumnMapping(OP_COLUMN, source=OP_COLUMN))
+    return mappings
+
+
+def check_table_options(schema: TableSchema, opts: LoadOptions, dialect: Dialect) -> None:
+    """Refuse option/model combinations the real servers refuse."""
+    if dialect.flavor is Flavor.DORIS:
+        if opts.merge_type != "APPEND" and not schema.keyed:
+            raise LoadRejected(
+                dialect.message(
+                    "ANALYSIS_ERROR", "load by MERGE or DELETE is only supported in unique tables."
+                ),
+                "ANALYSIS_ERROR",
+            )
+        if opts.hidden_delete_sign and not schema.keyed:
+            raise LoadRejected(
+                dialect.message(
+                    "ANALYSIS_ERROR",
+                    f"emulator (stricter than inferred Doris): {DELETE_SIGN} exists only in unique tables; "
+                    f"table {schema.name} is DUPLICATE",
+                ),
+                "ANALYSIS_ERROR",
+            )
+        if opts.partial_update and not schema.keyed:
+            raise LoadRejected(
+                dialect.message("ANALYSIS_ERROR", "Only unique key merge on write support partial update"),
+                "ANALYSIS_ERROR",
+            )
+        if opts.sequence_col and not schema.sequence_col:
+            raise LoadRejected(
+                dialect.message("ANALYSIS_ERROR", f"There is no sequence column in the table {schema.name}"),
+                "ANALYSIS_ERROR",
+            )
+    elif opts.partial_update and schema.model != "PRIMARY":
+        raise LoadRejected("Only primary key table support partial update", "ANALYSIS_ERROR")
+    if opts.merge_condition and opts.merge_condition not in schema.by_name:
+        raise LoadRejected(f"Merge condition column {opts.merge_condition} does not exist", "ANALYSIS_ERROR")
+    if opts.partial_update:
+        if opts.columns is None:
+            raise LoadRejected(
+                dialect.message(
+                    "INVALID_ARGUMENT", "partial update needs the columns header (key + updated columns)"
+                )
+            )
+        listed = {m.target for m in opts.columns}
+        missing = [k for k in schema.key if k not in listed]
+        if missing:
+            raise LoadRejected(
+                dialect.message(
+                    "INVALID_ARGUMENT", f"partial update must include all key columns, missing {missing}"
+                )
+            )
+
+
+def _is_delete(op_value: Any, dialect: Dialect) -> bool | None:
+    """The __op / delete-sign value as delete (True), upsert (False) or invalid (None)."""
+    if op_value is None:
+        return False
+    text = str(op_value).strip().lower()
+    if text in ("0", "upsert", "false"):
+        return False
+    if text in ("1", "delete", "true"):
+        return True
+    return None
+
+
+def build_plan(
+    records: Sequence[SourceRecord], schema: TableSchema, opts: LoadOptions, dialect: Dialect
+) -> Plan:
+    check_table_options(schema, opts, dialect)
+    plan = Plan(total=len(records))
+    mappings = _mappings(schema, opts, dialect)
+    listed = {m.target for m in mappings}
+    positional = source_names(schema, opts) if opts.jsonpaths is not None else None
+    condition_col = schema.sequence_col if dialect.flavor is Flavor.DORIS else opts.merge_condition
+    op_target = DELETE_SIGN if dialect.flavor is Flavor.DORIS else OP_COLUMN
+    for record in records:
+        if record.fields is None:
+            plan.filtered.append((record.error or "malformed record", record.raw))
+            continue
+        source = record.fields
+        if positional is not None and opts.jsonpaths is not None:
+            source = {
+                n: _jsonpath(record.fields, p) for n, p in zip(positional, opts.jsonpaths, strict=False)
+            }
+        values: dict[str, Any] = {}
+        for m in mappings:
+            values[m.target] = m.constant if m.is_constant else source.get(m.source or m.target)
+        delete = False
+        if schema.keyed:
+            if dialect.flavor is Flavor.DORIS and opts.merge_type == "DELETE":
+                delete = True
+            elif dialect.flavor is Flavor.DORIS and opts.merge_type == "MERGE" and opts.delete_condition:
+                raw = source.get(opts.delete_condition.column)
+                delete = raw is not None and str(raw).lower() == opts.delete_condition.value.lower()
+            elif op_target in values and (dialect.flavor is Flavor.DORIS or schema.model == "PRIMARY"):
+                verdict = _is_delete(values[op_target], dialect)
+                if verdict is None:
+                    plan.filtered.append((f"invalid value {values[op_target]!r} for {op_target}", record.raw))
+                    continue
+                delete = verdict
+        values.pop(op_target, None)
+        row, reason = _convert_row(values, schema, opts, delete, listed)
+        if reason is not None:
+            plan.filtered.append((reason, record.raw))
+            continue
+        if not schema.keyed:
+            plan.ops.append(Op("append", row))
+        elif delete:
+            plan.ops.append(Op("delete", row, condition_col if dialect.flavor is Flavor.DORIS else None))
+        else:
+            plan.ops.append(Op("partial" if opts.partial_update else "upsert", row, condition_col))
+    return plan
+
+
+def _convert_row(
+    values: dict[str, Any], schema: TableSchema, opts: LoadOptions, delete: bool, listed: set[str]
+) -> tuple[dict[str, Any], str | None]:
+    if delete:
+        wanted = list(schema.key) + ([schema.sequence_col] if schema.sequence_col else [])
+    elif opts.partial_update:
+        wanted = [c.name for c in schema.columns if c.name in listed]
+    elif opts.columns is not None:
+        # Columns missing from the header take their default: leave them out of the INSERT.
+        wanted = [c.name for c in schema.columns if c.name in listed]
+    else:
+        wanted = [c.name for c in schema.columns]
+    row: dict[str, Any] = {}
+    for name in wanted:
+        column = schema.by_name[name]
+        raw = values.get(name)
+        value = convert(raw, column)
+        if value is TOO_LONG:
+            return row, f"the length of input is too long than schema. column_name: {name}; input: {raw!r}"
+        if value is FAIL:
+            if opts.strict_mode:
+                return (
+                    row,
+                    f"column({name}) value is incorrect while strict mode is true, src value is {raw!r}",
+                )
+            value = None
+        if value is None and (not column.nullable or name in schema.key):
+            return row, f"column({name}) values is null while columns is not nullable"
+        row[name] = value
+    if not opts.columns and not delete:
+        for column in schema.columns:
+            if column.name not in row:
+                row[column.name] = None
+    return row, None

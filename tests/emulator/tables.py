@@ -1,0 +1,218 @@
+"""Emulator tables in MariaDB: the creation helper, schema lookup and applying a load's row operations.
+
+The key model (DUPLICATE, UNIQUE, PRIMARY), key columns and sequence column are kept in the table
+COMMENT, so any emulator process pointed at the same MariaDB knows them after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymysql
+
+from tests.emulator.dialects import Dialect
+
+COMMENT_PREFIX = "olapsink-emulator "
+
+# Doris/StarRocks type names that MariaDB spells differently.
+_TYPE_ALIASES = [
+    (re.compile(r"^STRING\b", re.I), "LONGTEXT"),
+    (re.compile(r"^LARGEINT\b", re.I), "DECIMAL(39,0)"),
+    (re.compile(r"^DATEV2\b", re.I), "DATE"),
+    (re.compile(r"^DATETIMEV2\b", re.I), "DATETIME"),
+    (re.compile(r"^DECIMALV3\b", re.I), "DECIMAL"),
+    (re.compile(r"^(JSONB|VARIANT)\b", re.I), "JSON"),
+]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    data_type: str  # MariaDB DATA_TYPE, lower-case: int, varchar, decimal, datetime, ...
+    column_type: str
+    nullable: bool
+    has_default: bool
+    char_length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+    @property
+    def is_bool(self) -> bool:
+        return self.column_type.lower().startswith("tinyint(1)")
+
+
+@dataclass
+class TableSchema:
+    db: str
+    name: str
+    model: str
+    key: list[str]
+    columns: list[Column]
+    sequence_col: str | None = None
+    by_name: dict[str, Column] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_name = {c.name: c for c in self.columns}
+
+    @property
+    def keyed(self) -> bool:
+        return self.model in ("UNIQUE", "PRIMARY")
+
+
+class TableError(ValueError):
+    """A table helper call that cannot work; the message says which argument to change."""
+
+
+def mariadb_type(doris_type: str) -> str:
+    for pattern, replacement in _TYPE_ALIASES:
+        doris_type = pattern.sub(replacement, doris_type.strip())
+    return doris_type
+
+
+def create_table_sql(
+    dialect: Dialect,
+    db: str,
+    name: str,
+    model: str,
+    columns: Mapping[str, str] | Sequence[tuple[str, str]],
+    key: Sequence[str] | None = None,
+    sequence_col: str | None = None,
+) -> str:
+    """DDL for an emulator table. `columns` maps names to Doris-style types ("INT NOT NULL", "STRING")."""
+    model = model.upper()
+    allowed = ("DUPLICATE", *dialect.keyed_models)
+    if model not in allowed:
+        raise TableError(f"model {model!r} is not a {dialect.flavor} key model here; use one of {allowed}")
+    items = list(columns.items()) if isinstance(columns, Mapping) else list(columns)
+    names = [n for n, _ in items]
+    key = list(key) if key else names[:1]
+    missing = [k for k in key if k not in names]
+    if missing:
+        raise TableError(f"key columns {missing} are not among the columns {names}")
+    if sequence_col and (model == "DUPLICATE" or sequence_col not in names):
+        raise TableError(f"sequence_col {sequence_col!r} needs a keyed model and must be one of {names}")
+    defs = [f"`{n}` {mariadb_type(t)}" for n, t in items]
+    if model != "DUPLICATE":
+        defs.append("PRIMARY KEY (" + ", ".join(f"`{k}`" for k in key) + ")")
+    meta = json.dumps({"model": model, "key": key, "sequence_col": sequence_col})
+    comment = (COMMENT_PREFIX + meta).replace("'", "''")
+    return f"CREATE TABLE `{db}`.`{name}` (\n  " + ",\n  ".join(defs) + f"\n) COMMENT='{comment}'"
+
+
+def load_schema(conn: pymysql.connections.Connection, db: str, table: str) -> TableSchema | str | None:
+    """The table's schema; the string "no_database" when the database is missing; None when the table is."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (db,))
+        if not cur.fetchone():
+            return "no_database"
+        cur.execute(
+            "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
+            (db, table),
+        )
+        row = cur.fetchone()
+        if not row:
+            return None
+        comment = row[0] or ""
+        cur.execute(
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT,"
+            " CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, COLUMN_KEY"
+            " FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION",
+            (db, table),
+        )
+        rows = cur.fetchall()
+    columns = [
+        Column(
+            name=r[0],
+            data_type=str(r[1]).lower(),
+            column_type=str(r[2]),
+            nullable=r[3] == "YES",
+            has_default=r[4] is not None,
+            char_length=int(r[5]) if r[5] is not None else None,
+            precision=int(r[6]) if r[6] is not None else None,
+            scale=int(r[7]) if r[7] is not None else None,
+        )
+        for r in rows
+    ]
+    if comment.startswith(COMMENT_PREFIX):
+        meta = json.loads(comment[len(COMMENT_PREFIX) :])
+        return TableSchema(db, table, meta["model"], meta["key"], columns, meta.get("sequence_col"))
+    # A table created by plain SQL: a primary key makes it UNIQUE, otherwise DUPLICATE.
+    pk = [r[0] for r in rows if r[8] == "PRI"]
+    return TableSchema(db, table, "UNIQUE" if pk else "DUPLICATE", pk or [columns[0].name], columns)
+
+
+@dataclass
+class Op:
+    """One row operation of a load, in body order."""
+
+    kind: str  # append | upsert | delete | partial
+    values: dict[str, Any]
+    condition_col: str | None = None  # apply only when values[col] >= the stored value
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def existing_keys(
+    conn: pymysql.connections.Connection, schema: TableSchema, keys: Iterable[tuple[Any, ...]]
+) -> set[tuple[Any, ...]]:
+    keys = list(dict.fromkeys(keys))
+    found: set[tuple[Any, ...]] = set()
+    cols = ", ".join(_q(k) for k in schema.key)
+    where = " AND ".join(f"{_q(k)}=%s" for k in schema.key)
+    with conn.cursor() as cur:
+        for key in keys:
+            cur.execute(f"SELECT {cols} FROM {_q(schema.db)}.{_q(schema.name)} WHERE {where}", key)
+            if cur.fetchone():
+                found.add(key)
+    return found
+
+
+def apply_ops(conn: pymysql.connections.Connection, schema: TableSchema, ops: Sequence[Op]) -> None:
+    """Apply the operations in order inside the caller's transaction, batching runs of the same shape."""
+    table = f"{_q(schema.db)}.{_q(schema.name)}"
+    with conn.cursor() as cur:
+        i = 0
+        while i < len(ops):
+            first = ops[i]
+            shape = (first.kind, tuple(first.values), first.condition_col)
+            j = i
+            while j < len(ops) and (ops[j].kind, tuple(ops[j].values), ops[j].condition_col) == shape:
+                j += 1
+            run = ops[i:j]
+            cols = list(first.values)
+            params = [tuple(op.values[c] for c in cols) for op in run]
+            if first.kind == "delete":
+                where = " AND ".join(f"{_q(k)}=%s" for k in schema.key)
+                if first.condition_col:
+                    where += f" AND ({_q(first.condition_col)} IS NULL OR {_q(first.condition_col)} <= %s)"
+                    params = [
+                        (*(op.values[k] for k in schema.key), op.values[first.condition_col]) for op in run
+                    ]
+                else:
+                    params = [tuple(op.values[k] for k in schema.key) for op in run]
+                cur.executemany(f"DELETE FROM {table} WHERE {where}", params)
+            else:
+                names = ", ".join(_q(c) for c in cols)
+                sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(cols))})"
+                if first.kind in ("upsert", "partial"):
+                    updates = [c for c in cols if c not in schema.key]
+                    cond = first.condition_col
+                    if cond:
+                        # Assignments run left to right, so the condition column goes last.
+                        updates = [c for c in updates if c != cond] + [cond]
+                        test = f"(VALUES({_q(cond)}) >= {_q(cond)} OR {_q(cond)} IS NULL)"
+                        sets = [f"{_q(c)}=IF({test}, VALUES({_q(c)}), {_q(c)})" for c in updates]
+                    else:
+                        sets = [f"{_q(c)}=VALUES({_q(c)})" for c in updates]
+                    if not sets:  # a key-only table: nothing to update
+                        sets = [f"{_q(schema.key[0])}={_q(schema.key[0])}"]
+                    sql += " ON DUPLICATE KEY UPDATE " + ", ".join(sets)
+                cur.executemany(sql, params)
+            i = j
