@@ -62,10 +62,14 @@ class KubeApi:
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self.client.get(api_version, kind, namespace, name)
 
-    def merge_patch(self, api_version: str, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> None:
+    def merge_patch(
+        self, api_version: str, kind: str, namespace: str, name: str, patch: dict[str, Any]
+    ) -> None:
         from olapsink_operator.kube import object_path
 
-        self.client._send("PATCH", object_path(api_version, kind, namespace, name), patch, "application/merge-patch+json")
+        self.client._send(
+            "PATCH", object_path(api_version, kind, namespace, name), patch, "application/merge-patch+json"
+        )
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
         from olapsink_operator.kube import object_path
@@ -156,7 +160,8 @@ def running_operator(api: KubeApi, extra_env: dict[str, str] | None = None) -> I
     os.environ.update(env)
     try:
         with KopfRunner(
-            ["run", "--standalone", "--all-namespaces", "--verbose", "-m", "olapsink_operator.handlers"], timeout=60
+            ["run", "--standalone", "--all-namespaces", "--verbose", "-m", "olapsink_operator.handlers"],
+            timeout=60,
         ) as runner:
             yield runner
     finally:

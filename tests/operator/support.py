@@ -26,7 +26,9 @@ def normalised(body: dict[str, Any]) -> dict[str, Any]:
     return normalised_manifest(parse_manifest(copy.deepcopy(body)), body)
 
 
-def inputs(replicas: int = 2, secrets_hash: str = "0123456789abcdef", restart: str | None = None) -> RenderInputs:
+def inputs(
+    replicas: int = 2, secrets_hash: str = "0123456789abcdef", restart: str | None = None
+) -> RenderInputs:
     return RenderInputs(
         replicas=replicas,
         secrets_hash=secrets_hash,

@@ -75,6 +75,158 @@ def test_create_makes_owned_deployment_configmap_service_and_pdb(kube_api: KubeA
             ("DorisSink", "orders", uid, True)
         ]
     assert eventually(lambda: _deployment(kube_api))["spec"]["replicas"] == 2
-    status = eventually(lambda: _sink(kube_api).get("status", {}).get("selector") and _sink(kube_api)["status"])
+    status = eventually(
+        lambda: _sink(kube_api).get("status", {}).get("selector") and _sink(kube_api)["status"]
+    )
     assert status["selector"] == labels.selector_string("orders", "doris")
     assert status["tables"] == ["finance.refunds", "shop.orders_tbl"]
+
+
+def _template_annotations(api: KubeApi) -> dict[str, str]:
+    deployment = _deployment(api)
+    assert deployment is not None
+    annotations: dict[str, str] = deployment["spec"]["template"]["metadata"]["annotations"]
+    return annotations
+
+
+def _condition(api: KubeApi, type_: str) -> dict[str, Any] | None:
+    for cond in _sink(api).get("status", {}).get("conditions") or []:
+        if cond["type"] == type_:
+            return dict(cond)
+    return None
+
+
+def _event_reasons(api: KubeApi) -> list[str]:
+    return [e["reason"] for e in api.events("shop") if e["involvedObject"]["name"] == "orders"]
+
+
+def test_spec_change_updates_configmap_and_pod_template_hash(kube_api: KubeApi, operator: Any) -> None:
+    _doris_sink(kube_api)
+    before = eventually(lambda: _deployment(kube_api) and _template_annotations(kube_api))
+    kube_api.merge_patch(*SINK, "shop", "orders", {"spec": {"doris": {"database": "shop_v2"}}})
+    after = eventually(
+        lambda: (
+            (a := _template_annotations(kube_api))[labels.CONFIG_HASH_ANNOTATION]
+            != before[labels.CONFIG_HASH_ANNOTATION]
+            and a
+        )
+    )
+    assert after[labels.SECRETS_HASH_ANNOTATION] == before[labels.SECRETS_HASH_ANNOTATION]
+    config = kube_api.get("v1", "ConfigMap", "shop", "orders-doris-config")
+    assert config is not None
+    assert "database: shop_v2" in config["data"]["sink.yaml"]
+    assert "RollingRestart" in eventually(
+        lambda: "RollingRestart" in _event_reasons(kube_api) and _event_reasons(kube_api)
+    )
+
+
+def test_secret_change_changes_the_secrets_hash(kube_api: KubeApi, operator: Any) -> None:
+    _doris_sink(kube_api)
+    before = eventually(lambda: _deployment(kube_api) and _template_annotations(kube_api))
+    kube_api.merge_patch(
+        "v1", "Secret", "shop", "doris-cred", {"data": {"password": base64.b64encode(b"2nd").decode()}}
+    )
+    after = eventually(
+        lambda: (
+            (a := _template_annotations(kube_api))[labels.SECRETS_HASH_ANNOTATION]
+            != before[labels.SECRETS_HASH_ANNOTATION]
+            and a
+        )
+    )
+    assert after[labels.CONFIG_HASH_ANNOTATION] == before[labels.CONFIG_HASH_ANNOTATION]
+    # The value itself is nowhere the operator writes.
+    assert "2nd" not in str(_sink(kube_api).get("status")) and "2nd" not in str(kube_api.events("shop"))
+
+
+def test_scale_changes_worker_replicas_and_posts_an_event(kube_api: KubeApi, operator: Any) -> None:
+    _doris_sink(kube_api)
+    eventually(lambda: _deployment(kube_api))
+    # What `kubectl scale dorissink/orders --replicas=3` writes through the scale subresource.
+    kube_api.merge_patch(*SINK, "shop", "orders", {"spec": {"replicas": 3}})
+    eventually(lambda: _deployment(kube_api)["spec"]["replicas"] == 3)  # type: ignore[index]
+    eventually(lambda: _sink(kube_api)["status"].get("desiredReplicas") == 3)
+    assert "Scaled" in eventually(lambda: "Scaled" in _event_reasons(kube_api) and _event_reasons(kube_api))
+
+
+def test_pause_scales_to_zero_and_resume_brings_workers_back(kube_api: KubeApi, operator: Any) -> None:
+    _doris_sink(kube_api)
+    eventually(lambda: _deployment(kube_api))
+    kube_api.merge_patch(*SINK, "shop", "orders", {"spec": {"state": "Paused"}})
+    eventually(lambda: _deployment(kube_api)["spec"]["replicas"] == 0)  # type: ignore[index]
+    ready = eventually(lambda: (c := _condition(kube_api, "Ready")) and c["reason"] == "Paused" and c)
+    assert ready["status"] == "False"
+    assert _sink(kube_api)["status"]["state"] == "Paused"
+    # Everything else stays.
+    assert kube_api.get("v1", "ConfigMap", "shop", "orders-doris-config") is not None
+    assert kube_api.get("v1", "Service", "shop", "orders-doris-metrics") is not None
+
+    kube_api.merge_patch(*SINK, "shop", "orders", {"spec": {"state": "Running"}})
+    eventually(lambda: _deployment(kube_api)["spec"]["replicas"] == 2)  # type: ignore[index]
+    reasons = eventually(lambda: "Resumed" in (r := _event_reasons(kube_api)) and r)
+    assert "Paused" in reasons
+
+
+def test_restart_annotation_rolls_the_workers(kube_api: KubeApi, operator: Any) -> None:
+    _doris_sink(kube_api)
+    before = eventually(lambda: _deployment(kube_api) and _template_annotations(kube_api))
+    assert before[labels.RESTART_ANNOTATION] == "2026-11-21T05:00:00Z"
+    kube_api.merge_patch(
+        *SINK, "shop", "orders", {"metadata": {"annotations": {labels.RESTART_ANNOTATION: "again"}}}
+    )
+    eventually(lambda: _template_annotations(kube_api)[labels.RESTART_ANNOTATION] == "again")
+
+
+def test_ready_follows_the_deployment_status(kube_api: KubeApi, operator: Any) -> None:
+    _doris_sink(kube_api)
+    eventually(lambda: _deployment(kube_api))
+    not_ready = eventually(lambda: _condition(kube_api, "Ready"))
+    assert not_ready["status"] == "False"
+    # kmock has no Deployment controller: play its part.
+    status = {"replicas": 2, "readyReplicas": 2, "updatedReplicas": 2, "availableReplicas": 2}
+    kube_api.merge_patch("apps/v1", "Deployment", "shop", "orders-doris-worker", {"status": status})
+    ready = eventually(lambda: (c := _condition(kube_api, "Ready")) and c["status"] == "True" and c)
+    assert ready["reason"] == "WorkersReady"
+    assert _sink(kube_api)["status"]["readyReplicas"] == 2
+
+
+def test_invalid_spec_sets_ready_false_with_the_field_path_and_rolls_out_nothing(
+    kube_api: KubeApi, operator: Any
+) -> None:
+    body = manifest_body("doris-orders")
+    body["spec"]["buffer"] = {"records": -5}
+    kube_api.create(body)
+    ready = eventually(lambda: _condition(kube_api, "Ready"))
+    assert ready["status"] == "False"
+    assert ready["reason"] == "InvalidSpec"
+    assert "spec.buffer.records" in ready["message"]
+    assert _deployment(kube_api) is None
+    assert kube_api.get("v1", "ConfigMap", "shop", "orders-doris-config") is None
+    assert "InvalidSpec" in eventually(lambda: _event_reasons(kube_api))
+
+
+def test_missing_secret_is_reported_and_nothing_rolls_out(kube_api: KubeApi, operator: Any) -> None:
+    body = manifest_body("doris-orders")
+    body["spec"]["kafka"]["security"] = {"protocol": "PLAINTEXT"}
+    kube_api.create(body)
+    ready = eventually(lambda: _condition(kube_api, "Ready"))
+    assert (ready["status"], ready["reason"]) == ("False", "SecretNotFound")
+    assert "doris-cred" in ready["message"]
+    assert _deployment(kube_api) is None
+
+
+def test_deleted_sink_leaves_only_owned_children_and_no_finalizer(kube_api: KubeApi, operator: Any) -> None:
+    sink = _doris_sink(kube_api)
+    eventually(lambda: _deployment(kube_api))
+    assert not _sink(kube_api)["metadata"].get("finalizers")
+    kube_api.delete(*SINK, "shop", "orders")
+    eventually(lambda: kube_api.get(*SINK, "shop", "orders") is None, timeout=5)
+    # kmock has no garbage collector; in a cluster it deletes these through their owner reference.
+    for api_version, kind, name in [
+        ("apps/v1", "Deployment", "orders-doris-worker"),
+        ("v1", "ConfigMap", "orders-doris-config"),
+        ("v1", "Service", "orders-doris-metrics"),
+        ("policy/v1", "PodDisruptionBudget", "orders-doris-worker"),
+    ]:
+        child = kube_api.get(api_version, kind, "shop", name)
+        assert child is not None
+        assert [o["uid"] for o in child["metadata"]["ownerReferences"]] == [sink["metadata"]["uid"]]

@@ -95,7 +95,11 @@ def test_every_secret_reference_is_mounted_and_named_in_env() -> None:
     assert env["OLAPSINK_KAFKA_SASL_PASSWORD_FILE"] == "/etc/olapsink/secrets/kafka-user/password"
     assert env["OLAPSINK_KAFKA_TLS_CA_FILE"] == "/etc/olapsink/secrets/kafka-ca/ca.crt"
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
-    assert {"/etc/olapsink/secrets/doris-cred", "/etc/olapsink/secrets/kafka-user", "/etc/olapsink/secrets/kafka-ca"} <= mounts
+    assert {
+        "/etc/olapsink/secrets/doris-cred",
+        "/etc/olapsink/secrets/kafka-user",
+        "/etc/olapsink/secrets/kafka-ca",
+    } <= mounts
 
 
 def test_user_env_cannot_shadow_the_secret_file_contract() -> None:
@@ -107,7 +111,9 @@ def test_user_env_cannot_shadow_the_secret_file_contract() -> None:
 
 
 def test_workers_run_non_root_with_a_read_only_root_file_system() -> None:
-    pod = render_deployment(normalised(manifest_body("starrocks-users")), inputs())["spec"]["template"]["spec"]
+    pod = render_deployment(normalised(manifest_body("starrocks-users")), inputs())["spec"]["template"][
+        "spec"
+    ]
     container = pod["containers"][0]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
