@@ -14,8 +14,8 @@ from confluent_kafka.admin import AdminClient
 
 from tests.devstack.errors import DevstackError
 from tests.devstack.kafka_dist import ensure_kafka_libs, kafka_version
-from tests.devstack.ports import accepts_connections, free_port
-from tests.devstack.process import ServerProcess, spawn
+from tests.devstack.ports import accepts_connections, free_ports
+from tests.devstack.process import ServerProcess, retry_port_clash, spawn
 
 # Small and serial: the broker shares two cores with the tests and other engineers' runs.
 JVM_OPTIONS = ("-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-Djava.awt.headless=true")
@@ -100,21 +100,28 @@ def start_kafka(workdir: Path | None = None, *, detach: bool = False) -> tuple[S
     libs = ensure_kafka_libs(version)
     workdir = workdir or Path(tempfile.mkdtemp(prefix="olapsink-kafka-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    port, controller_port = free_port(), free_port()
-    config = workdir / "server.properties"
-    config.write_text(render_server_properties(port, controller_port, workdir / "data"))
     log4j = workdir / "log4j2.properties"
     log4j.write_text(render_log4j_properties())
     java_cmd = [java, *JVM_OPTIONS, f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
 
-    # Kafka 3.x and 4.x both ship the storage tool as kafka.tools.StorageTool in the kafka_2.13 jar.
-    fmt = [*java_cmd, "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config)]
-    formatter = spawn("kafka storage format", fmt, workdir, workdir / "format.log")
-    if formatter.process.wait(timeout=120) != 0:
-        raise formatter.failure("`kafka-storage format` failed")
+    def start_once() -> tuple[ServerProcess, str]:
+        port, controller_port = free_ports(2)
+        data = workdir / "data"
+        shutil.rmtree(data, ignore_errors=True)  # a retry formats afresh
+        config = workdir / "server.properties"
+        config.write_text(render_server_properties(port, controller_port, data))
+        # Kafka 3.x and 4.x both ship the storage tool as kafka.tools.StorageTool in the kafka_2.13 jar;
+        # it runs for a second, so the JIT's optimising tier would only cost start-up time.
+        fmt = [*java_cmd, "-XX:TieredStopAtLevel=1", "kafka.tools.StorageTool", "format"]
+        fmt += ["-t", new_cluster_id(), "-c", str(config)]
+        formatter = spawn("kafka storage format", fmt, workdir, workdir / "format.log")
+        if formatter.process.wait(timeout=120) != 0:
+            raise formatter.failure("`kafka-storage format` failed")
 
-    argv = [*java_cmd, "kafka.Kafka", str(config)]
-    server = spawn(f"Apache Kafka {version}", argv, workdir, workdir / "server.log", detach=detach)
-    bootstrap = f"127.0.0.1:{port}"
-    server.wait_ready(lambda: accepts_connections(port) and broker_answers(bootstrap), START_TIMEOUT)
-    return server, bootstrap
+        argv = [*java_cmd, "kafka.Kafka", str(config)]
+        server = spawn(f"Apache Kafka {version}", argv, workdir, workdir / "server.log", detach=detach)
+        bootstrap = f"127.0.0.1:{port}"
+        server.wait_ready(lambda: accepts_connections(port) and broker_answers(bootstrap), START_TIMEOUT)
+        return server, bootstrap
+
+    return retry_port_clash(start_once)

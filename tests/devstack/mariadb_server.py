@@ -13,7 +13,7 @@ import pymysql
 from tests.devstack.errors import DevstackError
 from tests.devstack.mariadb import MariaDB
 from tests.devstack.ports import free_port
-from tests.devstack.process import ServerProcess, spawn
+from tests.devstack.process import ServerProcess, retry_port_clash, spawn
 
 TEST_USER = "olapsink"
 TEST_PASSWORD = "olapsink-test"
@@ -100,9 +100,15 @@ def start_mariadb(workdir: Path | None = None, *, detach: bool = False) -> tuple
     workdir.mkdir(parents=True, exist_ok=True)
     datadir = workdir / "data"
     install_datadir(datadir, workdir)
-    port = free_port()
-    argv = [_binary("mariadbd", "mysqld"), *server_options(datadir, port, workdir)]
-    server = spawn("MariaDB", argv, workdir, workdir / "server.log", detach=detach)
-    server.wait_ready(lambda: _root_answers(port), START_TIMEOUT)
+    mariadbd = _binary("mariadbd", "mysqld")
+
+    def start_once() -> tuple[ServerProcess, int]:
+        port = free_port()
+        argv = [mariadbd, *server_options(datadir, port, workdir)]
+        server = spawn("MariaDB", argv, workdir, workdir / "server.log", detach=detach)
+        server.wait_ready(lambda: _root_answers(port), START_TIMEOUT)
+        return server, port
+
+    server, port = retry_port_clash(start_once)
     create_test_user(port)
     return server, MariaDB(host="127.0.0.1", port=port, user=TEST_USER, password=TEST_PASSWORD)

@@ -10,10 +10,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from tests.devstack.errors import DevstackError
+from tests.devstack.errors import DevstackError, PortInUse
 
 _PR_SET_PDEATHSIG = 1
+# How Java, mariadbd and tansu (Rust) report a port that another process bound first.
+_BIND_FAILURES = ("address already in use", "addrinuse")
+START_ATTEMPTS = 3
+
+T = TypeVar("T")
 
 
 def _die_with_parent() -> None:
@@ -45,10 +51,14 @@ class ServerProcess:
         return self.process.pid
 
     def failure(self, reason: str) -> DevstackError:
-        return DevstackError(
-            f"{self.name}: {reason}. Log {self.log} ends with:\n{log_tail(self.log)}\n"
+        tail = log_tail(self.log)
+        message = (
+            f"{self.name}: {reason}. Log {self.log} ends with:\n{tail}\n"
             f"(working directory {self.workdir} kept for inspection)"
         )
+        if any(marker in tail.lower() for marker in _BIND_FAILURES):
+            return PortInUse(message)
+        return DevstackError(message)
 
     def wait_ready(self, is_ready: Callable[[], bool], timeout: float) -> None:
         """Poll `is_ready` until it returns True; fail early if the process exits, or at the timeout."""
@@ -77,12 +87,12 @@ def spawn(
     detach: bool = False,
     env: dict[str, str] | None = None,
 ) -> ServerProcess:
-    """Start `argv` in `workdir` with stdout/stderr appended to `log`.
+    """Start `argv` in `workdir` with stdout/stderr written to `log` (a fresh file per start).
 
     Attached servers die with the calling process; detached ones (for `devstack up`) get their own session
     and outlive it.
     """
-    with log.open("ab") as out:
+    with log.open("wb") as out:
         process = subprocess.Popen(
             list(argv),
             cwd=workdir,
@@ -94,6 +104,20 @@ def spawn(
             preexec_fn=None if detach else _die_with_parent,
         )
     return ServerProcess(name=name, process=process, workdir=workdir, log=log)
+
+
+def retry_port_clash(start: Callable[[], T], attempts: int = START_ATTEMPTS) -> T:
+    """Call `start` again (it picks new ports) when another process bound its port first.
+
+    Several test sessions share this machine, so a port found free can be taken before the server binds it.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return start()
+        except PortInUse:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def pid_alive(pid: int) -> bool:

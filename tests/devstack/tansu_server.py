@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.devstack.errors import DevstackError
 from tests.devstack.kafka_server import broker_answers
 from tests.devstack.ports import accepts_connections, free_port
-from tests.devstack.process import ServerProcess, spawn
+from tests.devstack.process import ServerProcess, retry_port_clash, spawn
 
 START_TIMEOUT = 30.0
 
@@ -28,10 +28,15 @@ def tansu_binary() -> str:
 def start_tansu(workdir: Path | None = None, *, detach: bool = False) -> tuple[ServerProcess, str]:
     workdir = workdir or Path(tempfile.mkdtemp(prefix="olapsink-tansu-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    argv = [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
-    server = spawn("tansu broker", argv, workdir, workdir / "server.log", detach=detach)
-    bootstrap = f"127.0.0.1:{port}"
-    server.wait_ready(lambda: accepts_connections(port) and broker_answers(bootstrap), START_TIMEOUT)
-    return server, bootstrap
+    binary = tansu_binary()
+
+    def start_once() -> tuple[ServerProcess, str]:
+        port = free_port()
+        url = f"tcp://127.0.0.1:{port}"
+        argv = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url]
+        server = spawn("tansu broker", argv, workdir, workdir / "server.log", detach=detach)
+        bootstrap = f"127.0.0.1:{port}"
+        server.wait_ready(lambda: accepts_connections(port) and broker_answers(bootstrap), START_TIMEOUT)
+        return server, bootstrap
+
+    return retry_port_clash(start_once)

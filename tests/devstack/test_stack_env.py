@@ -9,8 +9,8 @@ import pytest
 from tests.devstack.errors import DevstackError
 from tests.devstack.kafka_dist import ensure_kafka_libs
 from tests.devstack.mariadb import quote_identifier
-from tests.devstack.ports import parse_host_port
-from tests.devstack.process import spawn
+from tests.devstack.ports import free_ports, parse_host_port
+from tests.devstack.process import retry_port_clash, spawn
 from tests.devstack.stack import kafka_from_env, mariadb_from_env, start_kafka_broker
 
 
@@ -79,3 +79,39 @@ def test_identifiers_with_quotes_or_dots_are_refused() -> None:
     for bad in ("a`b", "db.table", "", "x" * 65):
         with pytest.raises(ValueError, match="identifier"):
             quote_identifier(bad)
+
+
+def test_a_port_taken_by_another_process_makes_the_start_retry(tmp_path: Path) -> None:
+    attempts: list[int] = []
+
+    def start() -> str:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 1:
+            code = "print('java.net.BindException: Address already in use'); raise SystemExit(1)"
+        else:
+            code = "import time; time.sleep(30)"
+        server = spawn("clashing server", [sys.executable, "-c", code], tmp_path, tmp_path / "server.log")
+        server.wait_ready(lambda: len(attempts) > 1 and server.process.poll() is None, timeout=10)
+        server.stop()
+        return "started"
+
+    assert retry_port_clash(start) == "started"
+    assert attempts == [1, 2]
+
+
+def test_other_start_failures_are_not_retried(tmp_path: Path) -> None:
+    attempts: list[int] = []
+
+    def start() -> None:
+        attempts.append(1)
+        server = spawn("broken", [sys.executable, "-c", "raise SystemExit(2)"], tmp_path, tmp_path / "s.log")
+        server.wait_ready(lambda: False, timeout=10)
+
+    with pytest.raises(DevstackError, match="exited with code 2"):
+        retry_port_clash(start)
+    assert attempts == [1]
+
+
+def test_free_ports_are_distinct() -> None:
+    ports = free_ports(4)
+    assert len(set(ports)) == 4
