@@ -213,16 +213,17 @@ def _sibling_fields(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[
         match = next((f for n, f in fields.items() if part in (n, f.alias)), None)
         if match is None:
             return []
-        current = _model_in(match.annotation)
+        current = model_in(match.annotation)
     fields = getattr(current, "model_fields", {})
     return [f.alias or n for n, f in fields.items()]
 
 
-def _model_in(annotation: Any) -> Any:
+def model_in(annotation: Any) -> Any:
+    """The pydantic model inside a field annotation (``X | None``, ``list[X]``), or None."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
+        found = model_in(arg)
         if found is not None:
             return found
     return None
