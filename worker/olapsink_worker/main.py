@@ -112,13 +112,73 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
 
 
-def run(args: argparse.Namespace, status_file: str | None) -> int:
-    from confluent_kafka import Consumer, Producer
+class Worker:
+    """An engine with its consumer, loader and dead-letter producer, built from a sink (no signals,
+    no HTTP server: ``run`` adds those; tests run a Worker on a thread)."""
 
-    from olapsink_worker.consumer import consumer_config, producer_config, subscription
-    from olapsink_worker.deadletter import DeadLetterQueue
-    from olapsink_worker.engine import Engine, EngineOptions
-    from olapsink_worker.load import RetryPolicy, StreamLoader
+    def __init__(
+        self,
+        sink: Any,
+        password: str,
+        *,
+        metrics: WorkerMetrics | None = None,
+        health: Health | None = None,
+        options: Any = None,
+    ) -> None:
+        from confluent_kafka import Consumer, Producer
+
+        from olapsink_worker.consumer import consumer_config, producer_config
+        from olapsink_worker.deadletter import DeadLetterQueue
+        from olapsink_worker.engine import Engine
+        from olapsink_worker.load import RetryPolicy, StreamLoader
+
+        spec = sink.spec
+        self.sink = sink
+        self.metrics = metrics or WorkerMetrics()
+        self.loader = StreamLoader(sink, password, metrics=self.metrics)
+        dlq_spec = spec.errors.dead_letter_queue
+        dead_letters = DeadLetterQueue(
+            dlq_spec.topic,
+            (lambda: Producer(producer_config(sink))) if dlq_spec.topic else None,
+            context=dlq_spec.context_headers,
+        )
+        conf = consumer_config(sink)
+        conf.setdefault("statistics.interval.ms", 15000)
+        conf["stats_cb"] = self._on_stats
+        self.engine: Engine | None = None
+        consumer = Consumer(conf, logger=logging.getLogger("olapsink.kafka"))
+        self.engine = Engine(
+            sink,
+            consumer=consumer,
+            loader=self.loader,
+            retry_policy=RetryPolicy.from_spec(spec.errors),
+            dead_letters=dead_letters,
+            metrics=self.metrics,
+            health=health,
+            options=options,
+        )
+
+    def _on_stats(self, stats: str) -> None:
+        if self.engine is not None:
+            self.engine.on_stats(stats)
+
+    def run(self) -> int:
+        from olapsink_worker.consumer import subscription
+
+        assert self.engine is not None
+        self.engine.subscribe(subscription(self.sink.spec.kafka))
+        try:
+            return self.engine.run()
+        finally:
+            self.loader.close()
+
+    def stop(self) -> None:
+        if self.engine is not None:
+            self.engine.stop()
+
+
+def run(args: argparse.Namespace, status_file: str | None) -> int:
+    from olapsink_worker.engine import EngineOptions
     from olapsink_worker.secrets import database_password
     from olapsink_worker.spec import load_manifest_file
 
@@ -137,57 +197,32 @@ def run(args: argparse.Namespace, status_file: str | None) -> int:
         server.port,
     )
     stopped = threading.Event()
+    workers: list[Worker] = []
 
     def on_signal(signum: int, frame: Any) -> None:
         log.info("signal %d: flushing and committing, then exiting", signum)
         stopped.set()
-        if engine_ref:
-            engine_ref[0].stop()
+        for worker in workers:
+            worker.stop()
 
-    engine_ref: list[Engine] = []
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-
-    if str(spec.state) == "Paused":
-        # Paused by the user: stay up and healthy without joining the group, so offsets stay where they are.
-        health.joined = True
-        log.info("spec.state is Paused: not consuming")
-        stopped.wait()
-        server.close()
-        return 0
-
-    password = database_password(sink)
-    loader = StreamLoader(sink, password, metrics=metrics)
-    dlq_spec = spec.errors.dead_letter_queue
-    dead_letters = DeadLetterQueue(
-        dlq_spec.topic,
-        (lambda: Producer(producer_config(sink))) if dlq_spec.topic else None,
-        context=dlq_spec.context_headers,
-    )
-    conf = consumer_config(sink)
-    conf.setdefault("statistics.interval.ms", 15000)
-    conf["stats_cb"] = lambda stats: engine_ref[0].on_stats(stats) if engine_ref else None
-    consumer = Consumer(conf, logger=logging.getLogger("olapsink.kafka"))
-    engine = Engine(
-        sink,
-        consumer=consumer,
-        loader=loader,
-        retry_policy=RetryPolicy.from_spec(spec.errors),
-        dead_letters=dead_letters,
-        metrics=metrics,
-        health=health,
-        options=EngineOptions(
-            load_threads=max(1, args.load_threads), drain_timeout=args.drain_timeout, status_file=status_file
-        ),
-    )
-    engine_ref.append(engine)
-    if stopped.is_set():
-        engine.stop()
-    engine.subscribe(subscription(spec.kafka))
     try:
-        return engine.run()
+        if str(spec.state) == "Paused":
+            # Paused: stay up and healthy without joining the group, so the offsets stay where they are.
+            health.joined = True
+            log.info("spec.state is Paused: not consuming")
+            stopped.wait()
+            return 0
+        options = EngineOptions(
+            load_threads=max(1, args.load_threads), drain_timeout=args.drain_timeout, status_file=status_file
+        )
+        worker = Worker(sink, database_password(sink), metrics=metrics, health=health, options=options)
+        workers.append(worker)
+        if stopped.is_set():
+            worker.stop()
+        return worker.run()
     finally:
-        loader.close()
         server.close()
 
 
