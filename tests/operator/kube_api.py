@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 
 import kmock
 import yaml
-
 from olapsink_operator.kube import KubeClient
 
 T = TypeVar("T")

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from olapsink_worker.spec import parse_manifest
-
 from olapsink_operator.reconcile import normalised_manifest
 from olapsink_operator.render import RenderInputs
+from olapsink_worker.spec import parse_manifest
 
 MANIFESTS = Path(__file__).parent / "manifests"
 GOLDEN = Path(__file__).parent / "golden"

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from olapsink_operator import labels
+
 from tests.operator.kube_api import KubeApi, eventually, running_kube_api, running_operator
 from tests.operator.support import manifest_body
 

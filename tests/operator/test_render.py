@@ -12,10 +12,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-
 from olapsink_operator import labels
 from olapsink_operator.render import render_children, render_deployment
 from olapsink_operator.secretrefs import SecretRef, env_name_for, find_secret_refs, secrets_hash
+
 from tests.operator.support import GOLDEN, inputs, manifest_body, normalised
 
 CASES = {
