@@ -146,6 +146,16 @@ class EmulatorHandle:
     def close(self) -> None:
         try:
             self._run(self.emulator.stop())
+            self._run(_cancel_other_tasks())
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+
+
+async def _cancel_other_tasks() -> None:
+    """Connections still lingering after shutdown are cancelled so the loop stops cleanly."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

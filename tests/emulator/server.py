@@ -9,6 +9,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import re
 import socket
 import time
 import uuid
@@ -1028,9 +1029,12 @@ _PER_REQUEST_HEADERS = {
 
 
 def _olap_type(column_type: str) -> str:
-    t = column_type.upper()
+    t = column_type.upper().split(" ")[0]
     if t == "TINYINT(1)":
         return "BOOLEAN"
     if t == "LONGTEXT":
         return "STRING"
-    return t.split(" ")[0]
+    if t == "DECIMAL(39,0)":
+        return "LARGEINT"
+    # MariaDB's integer display widths mean nothing to Doris or StarRocks.
+    return re.sub(r"^(TINYINT|SMALLINT|MEDIUMINT|INT|BIGINT)\(\d+\)$", r"\1", t)

@@ -100,50 +100,70 @@ def create_table_sql(
         defs.append("PRIMARY KEY (" + ", ".join(f"`{k}`" for k in key) + ")")
     meta = json.dumps({"model": model, "key": key, "sequence_col": sequence_col})
     comment = (COMMENT_PREFIX + meta).replace("'", "''")
-    return f"CREATE TABLE `{db}`.`{name}` (\n  " + ",\n  ".join(defs) + f"\n) COMMENT='{comment}'"
+    return (
+        f"CREATE TABLE `{db}`.`{name}` (\n  "
+        + ",\n  ".join(defs)
+        + f"\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='{comment}'"
+    )
+
+
+_COLUMN_LINE = re.compile(r"^`((?:[^`]|``)+)` (\w+)(?:\(([^)]*)\))?(.*?),?$")
+_KEY_LINE = re.compile(r"^PRIMARY KEY \((.*)\)")
+_COMMENT = re.compile(r"COMMENT='((?:[^']|'')*)'\s*$")
+
+
+def parse_create_table(db: str, table: str, ddl: str) -> TableSchema:
+    """A schema from MariaDB's SHOW CREATE TABLE text.
+
+    information_schema is avoided on purpose: MariaDB 10.11 was seen crashing (signal 11 while dropping the
+    Aria temporary table) on concurrent information_schema.COLUMNS queries here.
+    """
+    columns: list[Column] = []
+    pk: list[str] = []
+    for line in (ln.strip() for ln in ddl.splitlines()[1:]):
+        m = _COLUMN_LINE.match(line)
+        if m:
+            name, base, args, rest = m.group(1).replace("``", "`"), m.group(2).lower(), m.group(3), m.group(4)
+            data_type = "json" if "json_valid(" in rest else base
+            numbers = [int(x) for x in (args or "").split(",") if x.strip().isdigit()]
+            columns.append(
+                Column(
+                    name=name,
+                    data_type=data_type,
+                    column_type=f"{base}({args})" if args is not None else base,
+                    nullable="NOT NULL" not in rest,
+                    has_default="DEFAULT " in rest or "NOT NULL" not in rest,
+                    char_length=numbers[0] if base in ("char", "varchar") and numbers else None,
+                    precision=numbers[0] if base == "decimal" and numbers else None,
+                    scale=numbers[1] if base == "decimal" and len(numbers) > 1 else None,
+                )
+            )
+            continue
+        k = _KEY_LINE.match(line)
+        if k:
+            pk = [c.strip().strip("`") for c in k.group(1).split(",")]
+    comment_match = _COMMENT.search(ddl.splitlines()[-1])
+    comment = comment_match.group(1).replace("''", "'") if comment_match else ""
+    if comment.startswith(COMMENT_PREFIX):
+        meta = json.loads(comment[len(COMMENT_PREFIX) :])
+        return TableSchema(db, table, meta["model"], meta["key"], columns, meta.get("sequence_col"))
+    # A table created by plain SQL: a primary key makes it UNIQUE, otherwise DUPLICATE.
+    return TableSchema(db, table, "UNIQUE" if pk else "DUPLICATE", pk or [columns[0].name], columns)
 
 
 def load_schema(conn: pymysql.connections.Connection, db: str, table: str) -> TableSchema | str | None:
     """The table's schema; the string "no_database" when the database is missing; None when the table is."""
     with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME=%s", (db,))
-        if not cur.fetchone():
-            return "no_database"
-        cur.execute(
-            "SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s",
-            (db, table),
-        )
+        try:
+            cur.execute(f"SHOW CREATE TABLE {_q(db)}.{_q(table)}")
+        except pymysql.err.MySQLError as exc:
+            if exc.args[0] == 1049:  # unknown database
+                return "no_database"
+            if exc.args[0] == 1146:  # no such table
+                return None
+            raise
         row = cur.fetchone()
-        if not row:
-            return None
-        comment = row[0] or ""
-        cur.execute(
-            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT,"
-            " CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, COLUMN_KEY"
-            " FROM information_schema.COLUMNS"
-            " WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION",
-            (db, table),
-        )
-        rows = cur.fetchall()
-    columns = [
-        Column(
-            name=r[0],
-            data_type=str(r[1]).lower(),
-            column_type=str(r[2]),
-            nullable=r[3] == "YES",
-            has_default=r[4] is not None,
-            char_length=int(r[5]) if r[5] is not None else None,
-            precision=int(r[6]) if r[6] is not None else None,
-            scale=int(r[7]) if r[7] is not None else None,
-        )
-        for r in rows
-    ]
-    if comment.startswith(COMMENT_PREFIX):
-        meta = json.loads(comment[len(COMMENT_PREFIX) :])
-        return TableSchema(db, table, meta["model"], meta["key"], columns, meta.get("sequence_col"))
-    # A table created by plain SQL: a primary key makes it UNIQUE, otherwise DUPLICATE.
-    pk = [r[0] for r in rows if r[8] == "PRI"]
-    return TableSchema(db, table, "UNIQUE" if pk else "DUPLICATE", pk or [columns[0].name], columns)
+    return parse_create_table(db, table, str(row[1]))
 
 
 @dataclass
