@@ -23,7 +23,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
@@ -185,12 +185,28 @@ class StreamLoader:
         One logical attempt, including FE failover and the redirect. Returns when the rows are durable
         (``duplicate=True`` when an earlier attempt had already loaded this label). Raises
         ``RetryableLoadError`` (send the same label again later), ``RowsRejectedError`` (the database
-        refused rows) or ``FatalSinkError`` (a person must act).
+        refused rows) or ``FatalSinkError`` (a person must act). With two-phase commit configured, the
+        load is pre-committed and then committed before this returns.
         """
+        two_phase = self.settings.two_phase_commit
+        return self._measured(table, body, rows, lambda: self._load(table, body, label, two_phase, two_phase))
+
+    def precommit(self, table: TableRef, body: bytes, label: str, rows: int) -> LoadResult:
+        """Doris two-phase commit, first half: load ``body`` invisibly; ``result.txn_id`` names the
+        transaction for ``commit``/``abort`` (the database aborts it by itself after its precommit
+        timeout, 3600 s by default). Same errors as ``load``.
+        """
+        if self.dialect.name != "doris":
+            raise FatalSinkError(
+                f"{self.dialect.name} has no two_phase_commit Stream Load", reason="ConfigError"
+            )
+        return self._measured(table, body, rows, lambda: self._load(table, body, label, True, False))
+
+    def _measured(self, table: TableRef, body: bytes, rows: int, run: Callable[[], LoadResult]) -> LoadResult:
         started = time.monotonic()
         outcome = "error"
         try:
-            result = self._load(table, body, label)
+            result = run()
             outcome = "duplicate" if result.duplicate else "success"
             return result
         except RetryableLoadError:
@@ -206,14 +222,14 @@ class StreamLoader:
             if self._metrics is not None:
                 self._metrics.load_finished(table, outcome, time.monotonic() - started, len(body), rows)
 
-    def _load(self, table: TableRef, body: bytes, label: str) -> LoadResult:
+    def _load(self, table: TableRef, body: bytes, label: str, two_phase: bool, commit: bool) -> LoadResult:
         if not self.dialect.label_pattern.fullmatch(label):
             raise FatalSinkError(
                 f"label {label!r} does not match the {self.dialect.name} rule "
                 f"{self.dialect.label_pattern.pattern}; check spec.load.labelPrefix",
                 reason="ConfigError",
             )
-        headers = self._headers(label, two_phase=self.settings.two_phase_commit)
+        headers = self._headers(label, two_phase=two_phase)
         payload = compress(body, self.compression)
         target = self._target(table, headers)
         response = self._send(target, "PUT", headers, payload, self.settings.load_read_timeout)
@@ -223,7 +239,7 @@ class StreamLoader:
         if reply.outcome is Outcome.RETRYABLE and _is_label_taken(reply):
             reply = self._settle_existing_label(reply, table, label)
         result = self._outcome(reply, table, label, response.url)
-        if self.settings.two_phase_commit and not result.duplicate and result.txn_id is not None:
+        if commit and not result.duplicate and result.txn_id is not None:
             self.commit(table, result.txn_id)
         return result
 
