@@ -188,12 +188,26 @@ def compute_status(obs: Observation, previous: Mapping[str, Any], now: str) -> d
 
 
 def status_patch(previous: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A merge patch turning ``previous`` into ``new`` for the keys the operator owns, or None if equal."""
-    patch: dict[str, Any] = {}
-    for key in set(new) | (set(previous) & _OWNED):
-        if previous.get(key) != new.get(key):
-            patch[key] = new.get(key)
+    """A merge patch turning ``previous`` into ``new`` for the keys the operator owns, or None if equal.
+
+    Nested dicts are diffed too, so a topic that left ``lag.topics`` is removed (null) rather than
+    lingering: a merge patch merges dicts instead of replacing them.
+    """
+    patch = _merge_diff({k: previous.get(k) for k in _OWNED if k in previous}, dict(new))
     return patch or None
+
+
+def _merge_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    patch: dict[str, Any] = {}
+    for key in set(old) | set(new):
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        if isinstance(before, Mapping) and isinstance(after, Mapping):
+            patch[key] = _merge_diff(before, after)
+        else:
+            patch[key] = after
+    return patch
 
 
 _OWNED = {

@@ -163,3 +163,9 @@ def test_known_lag_survives_a_refresh_that_has_not_read_kafka_yet() -> None:
     status = compute_status(_obs(), previous, T0)
     assert status["lag"] == {"total": 7, "topics": {"a": 7}}
     assert status["partitions"] == 2
+
+
+def test_a_topic_leaving_the_lag_is_removed_by_the_patch() -> None:
+    previous = {"lag": {"total": 3, "topics": {"a": 1, "b": 2}}}
+    new = {"lag": {"total": 1, "topics": {"a": 1}}}
+    assert status_patch(previous, new) == {"lag": {"total": 1, "topics": {"b": None}}}
