@@ -1,0 +1,86 @@
+"""StarRocks-only load paths against the emulator: body framings, primary-key deletes, label state."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from olapsink_worker.errors import FatalSinkError
+from olapsink_worker.load import LoaderSettings, LoadOptions, StreamLoader
+from olapsink_worker.tables import TableRef
+
+pytestmark = pytest.mark.integration
+
+
+def loader_for(emulator: Any, **settings: Any) -> StreamLoader:
+    values: dict[str, Any] = {
+        "flavor": "starrocks",
+        "endpoints": tuple(emulator.fe_urls),
+        "user": emulator.user,
+        "label_prefix": "itest",
+        "connect_timeout": 2.0,
+        "read_timeout": 10.0,
+    }
+    values.update(settings)
+    return StreamLoader(LoaderSettings(**values), emulator.password)
+
+
+@pytest.fixture
+def table(starrocks_emulator: Any) -> TableRef:
+    db = starrocks_emulator.create_database("sr")
+    starrocks_emulator.create_table(db, "users", "PRIMARY", {"id": "INT", "name": "VARCHAR(32)"})
+    return TableRef(db, "users")
+
+
+def select(emulator: Any, table: TableRef) -> list[tuple[Any, ...]]:
+    return emulator.query(f"SELECT id, name FROM `{table.database}`.`{table.table}` ORDER BY id")
+
+
+def test_json_array_is_the_default_body(starrocks_emulator: Any, table: TableRef) -> None:
+    with loader_for(starrocks_emulator) as loader:
+        body = loader.frame([b'{"id":1,"name":"a"}', b'{"id":2,"name":"b"}'])
+        assert body.startswith(b"[")
+        loader.load(table, body, loader.label_for(table, [("users", 0, 0, 1)]), 2)
+    assert select(starrocks_emulator, table) == [(1, "a"), (2, "b")]
+
+
+def test_json_lines_without_strip_outer_array(starrocks_emulator: Any, table: TableRef) -> None:
+    options = LoadOptions(properties={"strip_outer_array": "false"})
+    with loader_for(starrocks_emulator, options=options) as loader:
+        body = loader.frame([b'{"id":1,"name":"a"}', b'{"id":2,"name":"b"}'])
+        assert body == b'{"id":1,"name":"a"}\n{"id":2,"name":"b"}'
+        loader.load(table, body, loader.label_for(table, [("users", 0, 0, 1)]), 2)
+    assert select(starrocks_emulator, table) == [(1, "a"), (2, "b")]
+
+
+def test_csv_with_a_custom_row_delimiter(starrocks_emulator: Any, table: TableRef) -> None:
+    options = LoadOptions(format="csv", properties={"column_separator": "|", "row_delimiter": "\\x02"})
+    with loader_for(starrocks_emulator, options=options) as loader:
+        body = loader.frame([b"1|a", b"2|b"])
+        assert body == b"1|a\x022|b\x02"
+        loader.load(table, body, loader.label_for(table, [("users", 0, 0, 1)]), 2)
+    assert select(starrocks_emulator, table) == [(1, "a"), (2, "b")]
+
+
+def test_op_column_deletes_from_a_primary_key_table(starrocks_emulator: Any, table: TableRef) -> None:
+    with loader_for(starrocks_emulator) as loader:
+        upserts = [json.dumps({"id": i, "name": f"n{i}", "__op": 0}).encode() for i in range(3)]
+        loader.load(table, loader.frame(upserts), loader.label_for(table, [("users", 0, 0, 2)]), 3)
+        delete = [json.dumps({"id": 1, "__op": 1}).encode()]
+        loader.load(table, loader.frame(delete), loader.label_for(table, [("users", 0, 3, 3)]), 1)
+    assert select(starrocks_emulator, table) == [(0, "n0"), (2, "n2")]
+
+
+def test_label_state_and_replay(starrocks_emulator: Any, table: TableRef) -> None:
+    with loader_for(starrocks_emulator) as loader:
+        label = loader.label_for(table, [("users", 0, 0, 0)])
+        assert loader.label_state(table.database, label) == "UNKNOWN"
+        loader.load(table, loader.frame([b'{"id":1,"name":"a"}']), label, 1)
+        assert loader.label_state(table.database, label) == "VISIBLE"
+        assert loader.load(table, loader.frame([b'{"id":1,"name":"a"}']), label, 1).duplicate
+
+
+def test_precommit_is_doris_only(starrocks_emulator: Any, table: TableRef) -> None:
+    with loader_for(starrocks_emulator) as loader, pytest.raises(FatalSinkError, match="two_phase_commit"):
+        loader.precommit(table, b"[]", loader.label_for(table, [("users", 0, 0, 0)]), 0)
