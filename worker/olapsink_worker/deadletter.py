@@ -131,3 +131,5 @@ class DeadLetterQueue:
             self.flush(10.0)
         except FatalSinkError as exc:
             log.error("%s", exc)
+        with self._lock:
+            self._producer = None  # librdkafka's threads stop when the producer is collected
