@@ -245,3 +245,29 @@ def test_long_topic_and_table_names_still_load(any_emulator: Any) -> None:
         assert len(label) <= 128
         result = loader.load(table, loader.frame(rows(range(10))), label, 10)
     assert result.loaded_rows == 10
+
+
+def test_concurrent_loads_of_several_tables_share_one_loader(any_emulator: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    db = any_emulator.create_database("load")
+    tables = [TableRef(db, f"t{i}") for i in range(4)]
+    for t in tables:
+        any_emulator.create_table(db, t.table, "DUPLICATE", COLUMNS)
+    any_emulator.inject_fault("slow:0.3", times=4, op="stream_load", db=db)
+    with loader_for(any_emulator) as loader, ThreadPoolExecutor(max_workers=4) as pool:
+        jobs = [
+            pool.submit(load_batch, loader, t, range(batch * 100, batch * 100 + 100))
+            for t in tables
+            for batch in range(3)
+        ]
+        results = [job.result(timeout=60) for job in jobs]
+    assert sum(r.loaded_rows for r in results) == 1200
+    assert [count(any_emulator, t) for t in tables] == [300, 300, 300, 300]
+
+
+def test_slow_100_continue_does_not_break_the_load(any_emulator: Any, table: TableRef) -> None:
+    # httpx sends the body without waiting for "100 Continue"; a BE that is slow to say it must still work
+    any_emulator.inject_fault("slow_continue:0.5", times=1, db=table.database)
+    with loader_for(any_emulator) as loader:
+        assert load_batch(loader, table, range(0, 10)).loaded_rows == 10
