@@ -447,3 +447,15 @@ def test_label_taken_and_state_unreadable_stays_retryable() -> None:
     cluster = label_taken_cluster({"nothing": "here"})
     with pytest.raises(RetryableLoadError, match="in use"):
         make_loader(cluster).load(TABLE, BODY, LABEL, 2)
+
+
+def test_errors_never_show_the_password_from_the_redirect() -> None:
+    cluster = FakeCluster()
+    cluster.hosts["fe1"] = cluster.fe("be1")
+    cluster.hosts["be1"] = lambda request: load_reply(
+        "Fail", Message="[ANALYSIS_ERROR]Unknown table 'orders'"
+    )
+    with pytest.raises(FatalSinkError) as caught:
+        make_loader(cluster).load(TABLE, BODY, LABEL, 2)
+    assert "pw@" not in str(caught.value)
+    assert "be1:8040" in str(caught.value)

@@ -105,7 +105,8 @@ def _strip_userinfo(url: str) -> str:
 
 
 def _origin(url: str) -> str:
-    parts = urlsplit(url)
+    """``scheme://host:port`` of a URL, without user info: safe to log."""
+    parts = urlsplit(_strip_userinfo(url))
     return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
 
 
