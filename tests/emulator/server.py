@@ -258,7 +258,8 @@ class Emulator:
         if fault.name == "http":
             return web.Response(status=fault.status, text=f"emulated HTTP {fault.status}\n")
         if fault.name == "slow":
-            await asyncio.sleep(fault.seconds)
+            # The work is done and committed first; only the reply is late (see _late).
+            request["slow"] = fault.seconds
         if fault.name == "drop":
             self._drop(request)
         return None
@@ -390,10 +391,15 @@ class Emulator:
         self.registry.stats[f"loads.{outcome.status}"] += 1
         return json_response(stream_load_reply(self.dialect, outcome))
 
+    async def _late(self, request: web.Request, reply: web.StreamResponse) -> web.StreamResponse:
+        if request.get("slow"):
+            await asyncio.sleep(request["slow"])
+        return reply
+
     async def be_stream_load(self, request: web.Request) -> web.StreamResponse:
         try:
-            return await self._be_stream_load(request)
-        except Dropped:
+            return await self._late(request, await self._be_stream_load(request))
+        except (Dropped, ConnectionResetError):
             return web.Response(status=204)
         except Exception as exc:
             # A real BE answers 200 with Status Fail; an emulator bug must not look like a network fault.
@@ -627,8 +633,8 @@ class Emulator:
 
     async def be_2pc(self, request: web.Request) -> web.StreamResponse:
         try:
-            return await self._be_2pc(request)
-        except Dropped:
+            return await self._late(request, await self._be_2pc(request))
+        except (Dropped, ConnectionResetError):
             return web.Response(status=204)
 
     async def _be_2pc(self, request: web.Request) -> web.StreamResponse:
@@ -703,8 +709,8 @@ class Emulator:
 
     async def be_transaction(self, request: web.Request) -> web.StreamResponse:
         try:
-            return await self._be_transaction(request)
-        except Dropped:
+            return await self._late(request, await self._be_transaction(request))
+        except (Dropped, ConnectionResetError):
             return web.Response(status=204)
 
     async def _be_transaction(self, request: web.Request) -> web.StreamResponse:

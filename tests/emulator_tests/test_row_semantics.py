@@ -18,7 +18,7 @@ SR_JSON = {"format": "json"}
 def keyed_table(e: EmulatorHandle, **kwargs: str) -> str:
     db = e.create_database()
     model = "UNIQUE" if e.flavor == "doris" else "PRIMARY"
-    e.create_table(db, "t", model, {"id": "INT", "name": "VARCHAR(20)", "n": "INT"}, **kwargs)  # type: ignore[arg-type]
+    e.create_table(db, "t", model, {"id": "INT", "name": "VARCHAR(20)", "n": "INT"}, **kwargs)
     return db
 
 

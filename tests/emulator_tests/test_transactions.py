@@ -144,7 +144,7 @@ def test_labels_are_forgotten_after_the_retention_window(any_emulator: EmulatorH
     assert stream_load(e, db, "t", '{"id": 1}', label="old", format="json")["Status"] == "Success"
 
 
-# ------------------------------------------------------------------------------------------- StarRocks txn API
+# ------------------------------------------------------------------------------ StarRocks txn API
 
 
 def sr_txn(
