@@ -118,3 +118,16 @@ def test_label_state_reports_a_loaded_label(doris_emulator: Any, table: TableRef
         assert loader.label_state(table.database, label) == "UNKNOWN"
         loader.load(table, loader.frame(rows(range(5))), label, 5)
         assert loader.label_state(table.database, label) == "VISIBLE"
+
+
+def test_lost_commit_is_finished_by_label_on_retry(doris_emulator: Any, table: TableRef) -> None:
+    # A 2PC load whose commit never happened (crash or lost reply): the retry with the same label finds
+    # the precommitted transaction and commits it instead of waiting an hour for it to expire.
+    with loader_for(doris_emulator, two_phase_commit=True) as loader:
+        label = loader.label_for(table, [("users", 0, 0, 4)])
+        loader.precommit(table, loader.frame(rows(range(5))), label, 5)
+        assert select(doris_emulator, table) == []
+        result = loader.load(table, loader.frame(rows(range(5))), label, 5)
+    assert result.duplicate
+    assert len(select(doris_emulator, table)) == 5
+    assert [t["state"] for t in doris_emulator.txns(db=table.database, label=label)] == ["VISIBLE"]

@@ -238,7 +238,7 @@ class StreamLoader:
             response.status, response.content, label, retry_after=response.retry_after
         )
         if reply.outcome is Outcome.RETRYABLE and _is_label_taken(reply):
-            reply = self._settle_existing_label(reply, table, label)
+            reply = self._settle_existing_label(reply, table, label, commit=commit)
         result = self._outcome(reply, table, label, response.url)
         if commit and not result.duplicate and result.txn_id is not None:
             self.commit(table, result.txn_id)
@@ -274,16 +274,21 @@ class StreamLoader:
             )
         raise FatalSinkError(f"{where}: {reply.reason}", reason="LoadFailed")
 
-    def _settle_existing_label(self, reply: Reply, table: TableRef, label: str) -> Reply:
+    def _settle_existing_label(self, reply: Reply, table: TableRef, label: str, *, commit: bool) -> Reply:
         """The label is taken by a job not reported finished: ask the FE for the label's state.
 
-        VISIBLE/COMMITTED means an earlier attempt did load it (count as done); anything else (still
-        running, aborted and about to be reusable, unknown) stays retryable.
+        VISIBLE/COMMITTED means an earlier attempt did load it (count as done). PRECOMMITTED, when this
+        load commits its own 2PC transactions, is an earlier attempt of ours whose commit was lost:
+        commit it by label now. Anything else (running, aborted and about to be free, unknown) stays
+        retryable.
         """
         try:
             state = self.label_state(table.database, label)
+            if state == "PRECOMMITTED" and commit:
+                self._two_phase(table, "commit", label=label)
+                state = "COMMITTED"
         except RetryableLoadError as error:
-            log.debug("label state of %s unavailable: %s", label, error)
+            log.debug("label %s could not be settled: %s", label, error)
             return reply
         if state in ("VISIBLE", "COMMITTED"):
             result = replace(
@@ -321,35 +326,36 @@ class StreamLoader:
 
     # -- two-phase commit (Doris) -----------------------------------------------------------------
 
-    def commit(self, table: TableRef, txn_id: int) -> None:
-        """Commit a pre-committed Doris transaction; an already committed/visible one counts as done."""
-        self._two_phase(table, "commit", txn_id)
+    def commit(self, table: TableRef, txn_id: int | None = None, *, label: str | None = None) -> None:
+        """Commit a pre-committed Doris transaction, by id or by label; already committed/visible
+        counts as done. Raises ``RetryableLoadError`` when the outcome is not confirmed."""
+        self._two_phase(table, "commit", txn_id, label=label)
 
-    def abort(self, table: TableRef, txn_id: int) -> None:
-        """Abort a pre-committed Doris transaction; an already aborted one counts as done."""
-        self._two_phase(table, "abort", txn_id)
+    def abort(self, table: TableRef, txn_id: int | None = None, *, label: str | None = None) -> None:
+        """Abort a pre-committed Doris transaction, by id or by label; already aborted counts as done."""
+        self._two_phase(table, "abort", txn_id, label=label)
 
-    def _two_phase(self, table: TableRef, operation: str, txn_id: int) -> None:
-        headers = {
-            "Authorization": self._auth,
-            "Expect": "100-continue",
-            "txn_id": str(txn_id),
-            "txn_operation": operation,
-        }
+    def _two_phase(
+        self, table: TableRef, operation: str, txn_id: int | None = None, *, label: str | None = None
+    ) -> None:
+        if (txn_id is None) == (label is None):
+            raise ValueError("name the transaction by txn_id or by label (one of them)")
+        headers = {"Authorization": self._auth, "Expect": "100-continue", "txn_operation": operation}
+        if txn_id is not None:
+            headers["txn_id"] = str(txn_id)
+            where = f"{operation} of transaction {txn_id} ({table})"
+        else:
+            headers["label"] = str(label)
+            where = f"{operation} of label {label} ({table})"
         path = f"/api/{table.database}/{table.table}/_stream_load_2pc"
         response = self._on_any_fe(path, "PUT", headers, b"", follow=True)
         body = _json_object(response.content) if response.status == 200 else None
-        where = f"{operation} of transaction {txn_id} ({table})"
         if body is None:
             raise RetryableLoadError(f"{where}: HTTP {response.status} {response.content[:200]!r}", delay=1.0)
         status = str(body.get("status", body.get("Status", "")))
-        message = str(body.get("msg", body.get("Message", "")))
-        done = "already visible" if operation == "commit" else "already aborted"
-        if (
-            status.lower() == "success"
-            or done in message.lower()
-            or (operation == "commit" and "already committed" in message.lower())
-        ):
+        message = str(body.get("msg", body.get("Message", ""))).lower()
+        done = ("already visible", "already committed") if operation == "commit" else ("already aborted",)
+        if status.lower() == "success" or any(d in message for d in done):
             return
         raise RetryableLoadError(f"{where}: {status} {message}", delay=1.0)
 
