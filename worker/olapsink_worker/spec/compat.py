@@ -846,3 +846,96 @@ def _deep_copy(value: Any) -> Any:
     if isinstance(value, list):
         return [_deep_copy(v) for v in value]
     return value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# reference: what each property becomes (docs/configuration.md is generated from this)
+
+_HANDLED: dict[str, str] = {
+    CLASS_KEY: "selects the kind (DorisSink / StarRocksSink); must match it",
+    "buffer.count.records": "spec.buffer.records (0 → null: no record-count trigger)",
+    "enable.2pc": "spec.load.twoPhaseCommit (true → enabled, false → disabled, absent → auto)",
+    "load.model": "stream_load only (copy_into is not supported)",
+    "doris.password": "spec.doris.passwordSecretRef (a literal value is refused; convert makes a Secret)",
+    "starrocks.password": "spec.starrocks.passwordSecretRef (a literal is refused; convert makes a Secret)",
+    "security.protocol": "spec.kafka.security.protocol",
+    "sasl.mechanism": "spec.kafka.security.sasl.mechanism",
+    "sasl.jaas.config": "spec.kafka.security.sasl.username/passwordSecretRef (convert makes a Secret)",
+    "ssl.endpoint.identification.algorithm": "spec.kafka.security.tls.skipHostnameVerification (empty: true)",
+}
+
+_FAMILIES: list[tuple[str, str, str]] = [
+    # (pattern, flavors, what it becomes)
+    (
+        "key.converter / value.converter",
+        "both",
+        "spec.converter.keyFormat / valueFormat (see converters below)",
+    ),
+    (
+        "key.converter.schemas.enable / value.converter.schemas.enable",
+        "both",
+        "JsonConverter: json_with_schema (true, Kafka's default) or json (false)",
+    ),
+    (
+        "key.converter.schema.registry.url / value.converter.schema.registry.url",
+        "both",
+        "spec.converter.schemaRegistry.url",
+    ),
+    ("value.converter.avro.topic2schema.filepath", "both", "spec.converter.avroSchemaFiles"),
+    ("sink.properties.format", "both", "spec.load.format (json, csv)"),
+    ("sink.properties.max_filter_ratio", "both", "spec.load.maxFilterRatio"),
+    ("sink.properties.compress_type", "doris", "spec.load.compression (gz → gzip, lz4 → lz4, empty → none)"),
+    (
+        "sink.properties.group_commit",
+        "doris",
+        "spec.load.groupCommit (off_mode/sync_mode/async_mode → off/sync/async)",
+    ),
+    ("sink.properties.compression", "starrocks", "spec.load.compression (lz4_frame → lz4)"),
+    ("sink.properties.*", "both", "spec.load.properties (header names lowercased)"),
+    (
+        "consumer.* / consumer.override.*",
+        "both",
+        "security keys as above; Java consumer settings with a librdkafka "
+        "name → spec.kafka.properties ("
+        + ", ".join(f"{k}→{v}" for k, v in CONSUMER_PROPERTIES.items() if k != v)
+        + "); group.id → spec.kafka.groupId",
+    ),
+    (
+        "transforms, transforms.<alias>.*",
+        "both",
+        f"{EXTRACT_NEW_RECORD_STATE} / {ADD_OP_FIELD} → spec.converter.mode "
+        f"debezium_ingestion and spec.deletes.enabled; {TIME_MILLIS_TO_STRING} → "
+        "spec.converter.timeMillisToString; "
+        "other transforms are refused",
+    ),
+]
+
+
+def key_reference() -> list[tuple[str, str, str]]:
+    """(property, flavors, what it becomes) for every property olapsink reads, refuses or ignores."""
+    rows: list[tuple[str, str, str]] = []
+    tables: list[tuple[str, dict[str, Any]]] = [
+        ("both", {**_COMMON_SIMPLE, **{k: v for k, v in _COMMON_KEYS.items() if k in _HANDLED}}),
+        ("doris", {**_DORIS_SIMPLE, **_DORIS_KEYS}),
+        ("starrocks", {**_STARROCKS_SIMPLE, **_STARROCKS_KEYS}),
+    ]
+    for flavors, table in tables:
+        for key, entry in table.items():
+            target = _HANDLED.get(key) or f"spec.{_dotted(entry[0])}"
+            rows.append((key, flavors, target))
+    rows += [(key, "both", f"accepted, no effect: {why}") for key, why in NO_EFFECT.items()]
+    rows += [(key, "both", f"refused: {hint}") for key, hint in UNSUPPORTED.items()]
+    rows += _FAMILIES
+    rows += [
+        (key, "worker file", "dropped by convert --worker (Connect cluster setting)")
+        for key in sorted(WORKER_ONLY_KEYS)
+    ]
+    return rows
+
+
+def converter_reference() -> list[tuple[str, str]]:
+    """(converter class, format) for every converter class olapsink reads."""
+    rows = [(JSON_CONVERTER, "json_with_schema, or json with schemas.enable=false")]
+    rows += list(CONVERTER_FORMATS.items())
+    rows += [(cls, f"refused: {why}") for cls, why in UNSUPPORTED_CONVERTERS.items()]
+    return rows
