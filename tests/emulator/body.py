@@ -164,16 +164,15 @@ def count_rows(data: bytes, opts: LoadOptions, dialect: Dialect) -> int:
         if (dialect.flavor is Flavor.DORIS and opts.read_json_by_line) or (
             dialect.flavor is Flavor.STARROCKS and not opts.strip_outer_array
         ):
-            lines = [line for line in data.split(b"\n") if line.strip()]
+            # decode_lines validates every line at C speed without building objects.
+            docs = _RAW_ONE.decode_lines(data)
             if not opts.strip_outer_array:
-                for line in lines:
-                    if line.lstrip()[:1] != b"{":
-                        raise LoadRejected(
-                            dialect.message("DATA_QUALITY_ERROR", "each line must be a JSON object")
-                        )
-                # One decode of the lines joined as an array validates every line at C speed.
-                return len(_RAW_LIST.decode(b"[" + b",".join(lines) + b"]"))
-            return sum(len(_RAW_LIST.decode(line)) for line in lines)
+                if not all(memoryview(doc)[:1] == b"{" for doc in docs):
+                    raise LoadRejected(
+                        dialect.message("DATA_QUALITY_ERROR", "each line must be a JSON object")
+                    )
+                return len(docs)
+            return sum(len(_RAW_LIST.decode(doc)) for doc in docs)
         if opts.strip_outer_array:
             return len(_RAW_LIST.decode(data))
         _RAW_ONE.decode(data)

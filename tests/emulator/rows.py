@@ -130,10 +130,11 @@ class Plan:
     filtered: list[tuple[str, str]] = field(default_factory=list)  # (reason, raw source)
     total: int = 0
     unselected: int = 0
+    counted: int | None = None  # count-only mode: rows counted, no operations built
 
     @property
     def loaded(self) -> int:
-        return len(self.ops)
+        return len(self.ops) if self.counted is None else self.counted
 
 
 def source_names(schema: TableSchema, opts: LoadOptions) -> list[str]:

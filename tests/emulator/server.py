@@ -32,6 +32,7 @@ from tests.emulator.tables import TableSchema, load_schema
 
 HOST = "127.0.0.1"
 log = logging.getLogger("olapsink.emulator")
+SLOW_REPLY = web.RequestKey("slow_reply", float)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -259,7 +260,7 @@ class Emulator:
             return web.Response(status=fault.status, text=f"emulated HTTP {fault.status}\n")
         if fault.name == "slow":
             # The work is done and committed first; only the reply is late (see _late).
-            request["slow"] = fault.seconds
+            request[SLOW_REPLY] = fault.seconds
         if fault.name == "drop":
             self._drop(request)
         return None
@@ -392,8 +393,8 @@ class Emulator:
         return json_response(stream_load_reply(self.dialect, outcome))
 
     async def _late(self, request: web.Request, reply: web.StreamResponse) -> web.StreamResponse:
-        if request.get("slow"):
-            await asyncio.sleep(request["slow"])
+        if request.get(SLOW_REPLY):
+            await asyncio.sleep(request[SLOW_REPLY])
         return reply
 
     async def be_stream_load(self, request: web.Request) -> web.StreamResponse:
@@ -582,7 +583,8 @@ class Emulator:
         d = self.dialect
         data = decompress(body, opts.compression, d)
         if self.config.count_only:
-            return Plan(ops=[], total=count_rows(data, opts, d)), None
+            rows = count_rows(data, opts, d)
+            return Plan(total=rows, counted=rows), None
         schema = await self._schema(db, table)
         if schema == "no_database":
             raise LoadRejected(
