@@ -224,3 +224,9 @@ def test_extract_mode_turns_jaas_credentials_into_secret_refs() -> None:
     assert sasl["usernameSecretRef"] == {"name": "s-kafka", "key": "username"}
     assert sasl["passwordSecretRef"] == {"name": "s-kafka", "key": "password"}
     assert {(s.secret_key, s.value) for s in translation.secrets} == {("username", "u"), ("password", "p")}
+
+
+def test_tasks_max_gives_way_to_a_scaled_replica_count(doris_doc: dict[str, Any]) -> None:
+    assert parse_manifest(with_config(doris_doc, {"tasks.max": "4"})).spec.replicas == 4
+    doris_doc["spec"]["replicas"] = 2  # e.g. written by kubectl scale
+    assert parse_manifest(doris_doc).spec.replicas == 2

@@ -252,6 +252,11 @@ def translate(
     return builder.out
 
 
+# Fields where a connector property is only a starting value: the typed field wins without a conflict.
+# tasks.max → replicas: the scale subresource (kubectl scale, HPA, KEDA) writes spec.replicas later.
+SOFT_PATHS: frozenset[Path] = frozenset({("replicas",)})
+
+
 def merge_into_spec(
     spec: dict[str, Any], translation: Translation
 ) -> tuple[dict[str, Any], list[ConfigProblem]]:
@@ -269,6 +274,8 @@ def merge_into_spec(
         if not isinstance(node, dict):
             continue  # the typed section itself is malformed; validation reports it
         leaf = path[-1]
+        if leaf in node and path in SOFT_PATHS:
+            continue
         if leaf in node and not _same(node[leaf], value):
             problems.append(
                 ConfigProblem(

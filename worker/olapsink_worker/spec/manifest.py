@@ -83,6 +83,7 @@ KINDS: dict[str, type[DorisSink] | type[StarRocksSink]] = {
     "DorisSink": DorisSink,
     "StarRocksSink": StarRocksSink,
 }
+FLAVORS: dict[str, Flavor] = {"DorisSink": DorisSinkSpec.flavor, "StarRocksSink": StarRocksSinkSpec.flavor}
 
 
 def default_label_prefix(namespace: str, name: str) -> str:
@@ -109,15 +110,14 @@ def parse_manifest(doc: Any) -> Sink:
             ConfigProblem("", "a sink manifest must be a mapping (apiVersion, kind, metadata, spec)")
         )
     kind = doc.get("kind")
-    model = KINDS.get(kind) if isinstance(kind, str) else None
-    if model is None:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ConfigError(ConfigProblem("kind", f"must be DorisSink or StarRocksSink, not {kind!r}"))
+    model = KINDS[kind]
     problems: list[ConfigProblem] = []
     origins: dict[tuple[str | int, ...], str] = {}
     spec = doc.get("spec")
-    if isinstance(spec, dict) and spec.get("connectorConfig"):
-        flavor: Flavor = model.model_fields["spec"].annotation.flavor  # type: ignore[union-attr]
-        translation = compat.translate(flavor, spec["connectorConfig"])
+    if isinstance(spec, dict) and isinstance(spec.get("connectorConfig"), dict) and spec["connectorConfig"]:
+        translation = compat.translate(FLAVORS[kind], spec["connectorConfig"])
         merged, conflicts = compat.merge_into_spec(spec, translation)
         problems += translation.problems + conflicts
         origins = translation.origins

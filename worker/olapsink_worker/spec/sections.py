@@ -133,7 +133,8 @@ class LoadSpec(SpecModel):
     )
     group_commit: GroupCommit = Field(
         default="off",
-        description="Doris group commit (sink.properties.group_commit off_mode|sync_mode|async_mode).",
+        description="Doris group commit (sink.properties.group_commit off_mode|sync_mode|async_mode). "
+        "Quote 'off' in YAML: a bare off reads as false.",
     )
     max_filter_ratio: float | None = Field(
         default=None,

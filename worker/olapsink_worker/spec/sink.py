@@ -41,7 +41,10 @@ class SinkSpecBase(SpecModel):
         default="Running", description="Running, or Paused (workers stop consuming, keep offsets)."
     )
     replicas: int = Field(
-        default=1, ge=0, description="Worker pods (tasks.max). Scale subresource .spec.replicas."
+        default=1,
+        ge=0,
+        description="Worker pods (scale subresource .spec.replicas). tasks.max in connectorConfig only "
+        "sets it when this field is absent.",
     )
     kafka: KafkaSpec = Field(description="Kafka connection and topics.")
     tables: list[TableMapping] = Field(
