@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from olapsink_worker.errors import FatalSinkError
-from olapsink_worker.load import LoaderSettings, LoadOptions, StreamLoader
+from olapsink_worker.load import LoaderSettings, LoadOptions, RetryPolicy, RowsRejectedError, StreamLoader
 from olapsink_worker.tables import TableRef
 
 pytestmark = pytest.mark.integration
@@ -81,6 +80,72 @@ def test_label_state_and_replay(starrocks_emulator: Any, table: TableRef) -> Non
         assert loader.load(table, loader.frame([b'{"id":1,"name":"a"}']), label, 1).duplicate
 
 
-def test_precommit_is_doris_only(starrocks_emulator: Any, table: TableRef) -> None:
-    with loader_for(starrocks_emulator) as loader, pytest.raises(FatalSinkError, match="two_phase_commit"):
-        loader.precommit(table, b"[]", loader.label_for(table, [("users", 0, 0, 0)]), 0)
+def batch(ids: range) -> list[bytes]:
+    return [json.dumps({"id": i, "name": f"n{i}"}).encode() for i in ids]
+
+
+def test_transaction_rows_stay_invisible_until_commit(starrocks_emulator: Any, table: TableRef) -> None:
+    with loader_for(starrocks_emulator) as loader:
+        label = loader.label_for(table, [("users", 0, 0, 4)])
+        result = loader.precommit(table, loader.frame(batch(range(5))), label, 5)
+        assert (result.status, result.loaded_rows) == ("PREPARED", 5)
+        assert select(starrocks_emulator, table) == []
+        assert loader.label_state(table.database, label) == "PREPARED"
+        loader.commit(table, label=label)
+        loader.commit(table, label=label)  # idempotent
+        assert len(select(starrocks_emulator, table)) == 5
+        # a replay of the committed batch is recognised
+        assert loader.precommit(table, loader.frame(batch(range(5))), label, 5).duplicate
+
+
+def test_transaction_abort_frees_the_label(starrocks_emulator: Any, table: TableRef) -> None:
+    with loader_for(starrocks_emulator) as loader:
+        label = loader.label_for(table, [("users", 0, 0, 4)])
+        loader.precommit(table, loader.frame(batch(range(5))), label, 5)
+        loader.abort(table, label=label)
+        loader.abort(table, label=label)  # idempotent
+        assert select(starrocks_emulator, table) == []
+        loader.precommit(table, loader.frame(batch(range(5))), label, 5)
+        loader.commit(table, label=label)
+    assert len(select(starrocks_emulator, table)) == 5
+
+
+def test_a_prepared_transaction_is_handed_back_not_loaded_twice(
+    starrocks_emulator: Any, table: TableRef
+) -> None:
+    with loader_for(starrocks_emulator) as loader:
+        label = loader.label_for(table, [("users", 0, 0, 4)])
+        loader.precommit(table, loader.frame(batch(range(5))), label, 5)
+        again = loader.precommit(table, loader.frame(batch(range(5))), label, 5)
+        assert again.status == "PREPARED"
+        loader.commit(table, label=label)
+    assert len(select(starrocks_emulator, table)) == 5
+
+
+def test_transaction_with_rejected_rows_is_rolled_back(starrocks_emulator: Any, table: TableRef) -> None:
+    body = [b'{"id":1,"name":"ok"}', b'{"id":"x","name":"bad"}']
+    options = LoadOptions(properties={"strict_mode": "true"})
+    with loader_for(starrocks_emulator, options=options) as loader:
+        label = loader.label_for(table, [("users", 0, 0, 1)])
+        with pytest.raises(RowsRejectedError) as caught:
+            loader.precommit(table, loader.frame(body), label, 2)
+        assert caught.value.filtered_rows == 1
+        assert loader.label_state(table.database, label) == "ABORTED"
+    assert select(starrocks_emulator, table) == []
+
+
+def test_transaction_load_dropped_is_rolled_back_and_retried(
+    starrocks_emulator: Any, table: TableRef
+) -> None:
+    starrocks_emulator.inject_fault("drop", times=1, op="load", db=table.database)
+    rollbacks = starrocks_emulator.stats()["requests"].get("txn_rollback", 0)
+    with loader_for(starrocks_emulator) as loader:
+        label = loader.label_for(table, [("users", 0, 0, 4)])
+        result = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05).run(
+            lambda: loader.precommit(table, loader.frame(batch(range(5))), label, 5)
+        )
+        assert result.status == "PREPARED"
+        loader.commit(table, label=label)
+    assert len(select(starrocks_emulator, table)) == 5
+    # the dropped attempt's open transaction was rolled back before the retry began afresh
+    assert starrocks_emulator.stats()["requests"]["txn_rollback"] - rollbacks == 1

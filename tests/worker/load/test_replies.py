@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from olapsink_worker.load import Outcome, classify_reply
+from olapsink_worker.load.replies import Outcome, classify_reply, classify_txn_reply
 
 
 def doris_reply(status: str, message: str = "OK", **extra: Any) -> bytes:
@@ -208,3 +208,55 @@ def test_retry_after_is_kept_for_retryable_replies() -> None:
 def test_fatal_reason_names_the_problem() -> None:
     reply = classify_reply(401, b"", "l")
     assert "credentials" in reply.reason
+
+
+TXN_CASES = [
+    ("ok", 200, b'{"Status":"OK","Message":"","Label":"lbl","TxnId":9}', Outcome.SUCCESS),
+    (
+        "label-finished",
+        200,
+        b'{"Status":"LABEL_ALREADY_EXISTS","ExistingJobStatus":"FINISHED"}',
+        Outcome.DUPLICATE,
+    ),
+    (
+        "label-running",
+        200,
+        b'{"Status":"LABEL_ALREADY_EXISTS","ExistingJobStatus":"RUNNING"}',
+        Outcome.RETRYABLE,
+    ),
+    (
+        "in-processing",
+        200,
+        b'{"Status":"TXN_IN_PROCESSING","Message":"Transaction in processing"}',
+        Outcome.RETRYABLE,
+    ),
+    (
+        "not-exists",
+        200,
+        b'{"Status":"TXN_NOT_EXISTS","Message":"Transaction with label l not exists"}',
+        Outcome.RETRYABLE,
+    ),
+    ("filtered", 200, b'{"Status":"INTERNAL_ERROR","Message":"too many filtered rows"}', Outcome.REJECTED),
+    ("unknown-table", 200, b'{"Status":"ANALYSIS_ERROR","Message":"unknown table db.t"}', Outcome.FATAL),
+    (
+        "fe-failed",
+        200,
+        b'{"Status":"FAILED","Message":"class DdlException: Table t does not exist"}',
+        Outcome.FATAL,
+    ),
+    ("not-json", 200, b"oops", Outcome.RETRYABLE),
+    ("401", 401, b"", Outcome.FATAL),
+    ("503", 503, b"", Outcome.RETRYABLE),
+]
+
+
+@pytest.mark.parametrize(
+    ("http_status", "body", "expected"), [c[1:] for c in TXN_CASES], ids=[c[0] for c in TXN_CASES]
+)
+def test_transaction_api_classification(http_status: int, body: bytes, expected: Outcome) -> None:
+    assert classify_txn_reply(http_status, body, "lbl").outcome is expected
+
+
+def test_plain_load_never_takes_ok_as_success() -> None:
+    # "OK" is the transaction API's word; a plain Stream Load saying it is not a reply we understand
+    assert classify_reply(200, b'{"Status":"OK"}', "lbl").outcome is Outcome.RETRYABLE

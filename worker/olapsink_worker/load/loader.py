@@ -35,7 +35,7 @@ from olapsink_worker.load.compression import compress
 from olapsink_worker.load.dialect import Compression, Dialect, Framing, dialect_for
 from olapsink_worker.load.framing import frame_rows
 from olapsink_worker.load.labels import LabelPart, make_label
-from olapsink_worker.load.replies import LoadResult, Outcome, Reply
+from olapsink_worker.load.replies import LoadResult, Outcome, Reply, classify_txn_reply
 from olapsink_worker.load.settings import LoaderSettings
 from olapsink_worker.tables import TableRef
 
@@ -118,6 +118,12 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return None
 
 
+def _need_label(label: str | None) -> str:
+    if not label:
+        raise ValueError("StarRocks transactions are named by label: pass label=")
+    return label
+
+
 def _is_label_taken(reply: Reply) -> bool:
     return reply.result.status.lower().replace("_", " ") == "label already exists"
 
@@ -193,14 +199,16 @@ class StreamLoader:
         return self._measured(table, body, rows, lambda: self._load(table, body, label, two_phase, two_phase))
 
     def precommit(self, table: TableRef, body: bytes, label: str, rows: int) -> LoadResult:
-        """Doris two-phase commit, first half: load ``body`` invisibly; ``result.txn_id`` names the
-        transaction for ``commit``/``abort`` (the database aborts it by itself after its precommit
-        timeout, 3600 s by default). Same errors as ``load``.
+        """First half of a two-phase load: the rows are loaded but invisible until ``commit``.
+
+        Doris: Stream Load with ``two_phase_commit: true``; ``result.txn_id`` names the transaction
+        (the database aborts it after its precommit timeout, 3600 s by default). StarRocks: the
+        transaction API, begin → load → prepare; the label names the transaction (``result.status`` is
+        ``PREPARED``; ``prepared_timeout`` applies). A label whose rows are already visible gives
+        ``duplicate=True``. Same errors as ``load``. ``commit``/``abort`` by ``label`` work for both.
         """
-        if self.dialect.name != "doris":
-            raise FatalSinkError(
-                f"{self.dialect.name} has no two_phase_commit Stream Load", reason="ConfigError"
-            )
+        if self.dialect.name == "starrocks":
+            return self._measured(table, body, rows, lambda: self._txn_precommit(table, body, label))
         return self._measured(table, body, rows, lambda: self._load(table, body, label, True, False))
 
     def _measured(self, table: TableRef, body: bytes, rows: int, run: Callable[[], LoadResult]) -> LoadResult:
@@ -324,16 +332,23 @@ class StreamLoader:
             )
         return state.upper()
 
-    # -- two-phase commit (Doris) -----------------------------------------------------------------
+    # -- two-phase commit -------------------------------------------------------------------------
 
     def commit(self, table: TableRef, txn_id: int | None = None, *, label: str | None = None) -> None:
-        """Commit a pre-committed Doris transaction, by id or by label; already committed/visible
-        counts as done. Raises ``RetryableLoadError`` when the outcome is not confirmed."""
-        self._two_phase(table, "commit", txn_id, label=label)
+        """Commit a pre-committed transaction (Doris: by id or label; StarRocks: by label). Already
+        committed or visible counts as done. Raises ``RetryableLoadError`` when not confirmed."""
+        if self.dialect.name == "starrocks":
+            self._txn_finish(table, "commit", _need_label(label))
+        else:
+            self._two_phase(table, "commit", txn_id, label=label)
 
     def abort(self, table: TableRef, txn_id: int | None = None, *, label: str | None = None) -> None:
-        """Abort a pre-committed Doris transaction, by id or by label; already aborted counts as done."""
-        self._two_phase(table, "abort", txn_id, label=label)
+        """Abort a pre-committed transaction (Doris: by id or label; StarRocks: by label). Already
+        aborted counts as done."""
+        if self.dialect.name == "starrocks":
+            self._txn_finish(table, "rollback", _need_label(label))
+        else:
+            self._two_phase(table, "abort", txn_id, label=label)
 
     def _two_phase(
         self, table: TableRef, operation: str, txn_id: int | None = None, *, label: str | None = None
@@ -358,6 +373,96 @@ class StreamLoader:
         if status.lower() == "success" or any(d in message for d in done):
             return
         raise RetryableLoadError(f"{where}: {status} {message}", delay=1.0)
+
+    # -- StarRocks transaction API ----------------------------------------------------------------
+
+    def _txn_headers(self, table: TableRef, label: str) -> dict[str, str]:
+        return {"Authorization": self._auth, "label": label, "db": table.database, "table": table.table}
+
+    def _txn_call(
+        self, table: TableRef, op: str, label: str, extra: Mapping[str, str] | None = None
+    ) -> _Response:
+        headers = {**self._txn_headers(table, label), **(extra or {})}
+        return self._on_any_fe(f"/api/transaction/{op}", "POST", headers, b"", follow=True)
+
+    def _txn_precommit(self, table: TableRef, body: bytes, label: str) -> LoadResult:
+        if not self.dialect.label_pattern.fullmatch(label):
+            raise FatalSinkError(f"label {label!r} does not match the starrocks rule", reason="ConfigError")
+        properties = self.settings.options.properties
+        begun = self._txn_call(table, "begin", label, {"timeout": properties.get("timeout", "600")})
+        reply = classify_txn_reply(begun.status, begun.content, label, retry_after=begun.retry_after)
+        if _is_label_taken(reply) or reply.outcome is Outcome.DUPLICATE:
+            return self._txn_settle(table, label, reply, begun.url)
+        self._outcome(reply, table, label, begun.url)  # raises unless OK
+        # The BE that began the transaction holds its context; the FE would redirect the load there.
+        target = _origin(begun.url) + "/api/transaction/load"
+        headers = {
+            **self.dialect.load_headers(self.settings.options, label),
+            **self._txn_headers(table, label),
+        }
+        try:
+            loaded = self._send(
+                target, "PUT", headers, compress(body, self.compression), self.settings.load_read_timeout
+            )
+            reply = classify_txn_reply(loaded.status, loaded.content, label, retry_after=loaded.retry_after)
+            self._outcome(reply, table, label, loaded.url)
+            extra = (
+                {"prepared_timeout": properties["prepared_timeout"]}
+                if "prepared_timeout" in properties
+                else {}
+            )
+            prepared = self._txn_call(table, "prepare", label, extra)
+            reply = classify_txn_reply(
+                prepared.status, prepared.content, label, retry_after=prepared.retry_after
+            )
+            result = self._outcome(reply, table, label, prepared.url)
+        except (RetryableLoadError, RowsRejectedError, FatalSinkError):
+            self._txn_rollback_quietly(table, label)
+            raise
+        return replace(result, status="PREPARED")
+
+    def _txn_settle(self, table: TableRef, label: str, reply: Reply, url: str) -> LoadResult:
+        """``begin`` found the label taken: by visible rows (done), a prepared transaction of an earlier
+        attempt (hand it back to be committed), or a transaction left open mid-load (roll it back so
+        the retry can begin afresh)."""
+        if reply.outcome is Outcome.DUPLICATE:
+            return reply.result
+        state = self.label_state(table.database, label)
+        if state in ("VISIBLE", "COMMITTED"):
+            return replace(
+                reply.result, status="Label Already Exists", duplicate=True, loaded_rows=0, total_rows=0
+            )
+        if state == "PREPARED":
+            return replace(reply.result, status="PREPARED", duplicate=False)
+        if state == "PREPARE":
+            self._txn_rollback_quietly(table, label)
+        raise RetryableLoadError(
+            f"transaction {label} on {table} at {_origin(url)} is {state}; retrying after it settles",
+            delay=1.0,
+        )
+
+    def _txn_finish(self, table: TableRef, op: str, label: str) -> None:
+        """Commit or roll back by label; confirms through ``get_load_state`` when the reply is unclear."""
+        response = self._txn_call(table, op, label)
+        reply = classify_txn_reply(response.status, response.content, label)
+        if reply.outcome is Outcome.SUCCESS:
+            return
+        wanted = ("VISIBLE", "COMMITTED") if op == "commit" else ("ABORTED", "UNKNOWN")
+        state = self.label_state(table.database, label)
+        if state in wanted:
+            return
+        if reply.outcome is Outcome.FATAL or (op == "commit" and state == "ABORTED"):
+            raise FatalSinkError(
+                f"{op} of {label} on {table}: {reply.reason} (state {state})", reason="LoadFailed"
+            )
+        raise RetryableLoadError(f"{op} of {label} on {table}: {reply.reason} (state {state})", delay=1.0)
+
+    def _txn_rollback_quietly(self, table: TableRef, label: str) -> None:
+        # Best effort: an open transaction left behind would hold the label until its timeout.
+        try:
+            self._txn_finish(table, "rollback", label)
+        except (RetryableLoadError, FatalSinkError) as error:
+            log.warning("could not roll back transaction %s on %s: %s", label, table, error)
 
     # -- error rows ------------------------------------------------------------------------------
 

@@ -196,3 +196,39 @@ def classify_reply(
     result = _result_from(body, label, status)
     outcome, reason = _classify_failure(message or status, result)
     return Reply(outcome, result, reason, retry_after if outcome is Outcome.RETRYABLE else None)
+
+
+# StarRocks transaction API replies use TStatusCode names; these two mean "not now", not "never".
+_TXN_TRANSIENT = frozenset({"txn_in_processing", "txn_not_exists"})
+
+
+def classify_txn_reply(
+    http_status: int,
+    content: bytes,
+    label: str,
+    *,
+    retry_after: float | None = None,
+) -> Reply:
+    """Classify a reply of the StarRocks transaction API (``/api/transaction/{begin,load,prepare,
+    commit,rollback}``): ``OK`` is success; ``LABEL_ALREADY_EXISTS`` is read like the plain load's
+    "Label Already Exists"; ``TXN_IN_PROCESSING``/``TXN_NOT_EXISTS`` are retryable; other codes
+    (``INTERNAL_ERROR``, ``INVALID_ARGUMENT``, ``ANALYSIS_ERROR``, FE ``FAILED``) by their message.
+    """
+    if http_status != 200:
+        return classify_reply(http_status, content, label, retry_after=retry_after)
+    try:
+        body = json.loads(content)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return classify_reply(http_status, content, label, retry_after=retry_after)
+    status = str(_get(body, "Status") or "")
+    key = status.lower()
+    if key == "ok":
+        return Reply(Outcome.SUCCESS, _result_from(body, label, status), status)
+    if key in _TXN_TRANSIENT:
+        message = str(_get(body, "Message", "msg") or "")
+        return Reply(
+            Outcome.RETRYABLE, _result_from(body, label, status), f"{status}: {message}", retry_after
+        )
+    return classify_reply(http_status, content, label, retry_after=retry_after)
