@@ -78,6 +78,9 @@ def _convert(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {key: node[key] for key in _KEPT if key in node}
     if "const" in node:
         out["enum"] = [node["const"]]
+    if out.get("enum") and all(isinstance(v, str) for v in out["enum"]):
+        # Bounds the strings CEL rules compare, so the API server's rule cost estimate stays small.
+        out["maxLength"] = max(len(v) for v in out["enum"])
     if "exclusiveMinimum" in node:
         out["minimum"] = node["exclusiveMinimum"]
         out["exclusiveMinimum"] = True

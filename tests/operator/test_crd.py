@@ -308,6 +308,15 @@ def test_cel_rules_match_the_models(doc: dict[str, Any], message: str | None) ->
         parse_manifest(doc)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_cel_rule_compiles(kind: str) -> None:
+    env = celpy.Environment()
+    rules = cel_rules(kind)
+    assert len(rules) >= 10
+    for _, rule in rules:
+        env.compile(rule["rule"])
+
+
 def test_required_fields_may_come_from_connector_config() -> None:
     doc = {
         "apiVersion": "olapsink.io/v1alpha1",

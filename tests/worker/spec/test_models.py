@@ -161,3 +161,27 @@ def test_exactly_once_refuses_group_commit(doris_doc: dict[str, Any]) -> None:
     doris_doc["spec"]["deliveryGuarantee"] = "exactly_once"
     doris_doc["spec"]["load"] = {"groupCommit": "sync"}
     assert "spec.load.groupCommit" in problems_of(doris_doc)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        None,
+        "text",
+        {"kafka": ["not", "a", "map"], "connectorConfig": {"topics": "a"}},
+        {"tables": "orders:tbl", "connectorConfig": {"doris.topic2table.map": "a:b"}},
+        {"connectorConfig": ["topics=a"]},
+        {"connectorConfig": {"topics": {"nested": 1}}},
+        {"buffer": 5, "connectorConfig": {"buffer.size.bytes": "5"}},
+    ],
+)
+def test_malformed_documents_give_config_errors(doris_doc: dict[str, Any], spec: Any) -> None:
+    doris_doc["spec"] = spec
+    with pytest.raises(ConfigError) as caught:
+        parse_manifest(doris_doc)
+    assert all(p.path.startswith("spec") for p in caught.value.problems)
+
+
+def test_non_mapping_manifest_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="mapping"):
+        parse_manifest(["DorisSink"])
