@@ -326,8 +326,12 @@ def _convert_row(
         if value is None and (not column.nullable or name in schema.key):
             return row, f"column({name}) values is null while columns is not nullable"
         row[name] = value
-    if not opts.columns and not delete:
+    if not delete and not opts.partial_update:
         for column in schema.columns:
-            if column.name not in row:
-                row[column.name] = None
+            if column.name in row:
+                continue
+            if opts.columns is None:
+                row[column.name] = None  # a key missing from the JSON object is NULL
+            elif not column.has_default:
+                return row, f"column({column.name}) is not in the columns header and has no default value"
     return row, None

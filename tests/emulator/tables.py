@@ -223,14 +223,23 @@ def apply_ops(conn: pymysql.connections.Connection, schema: TableSchema, ops: Se
                 sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(cols))})"
                 if first.kind in ("upsert", "partial"):
                     updates = [c for c in cols if c not in schema.key]
+                    # A full-row upsert resets the columns it does not mention to their default.
+                    unlisted = (
+                        []
+                        if first.kind == "partial"
+                        else [c.name for c in schema.columns if c.name not in cols]
+                    )
+                    new = {c: f"VALUES({_q(c)})" for c in updates} | {
+                        c: f"DEFAULT({_q(c)})" for c in unlisted
+                    }
                     cond = first.condition_col
                     if cond:
                         # Assignments run left to right, so the condition column goes last.
-                        updates = [c for c in updates if c != cond] + [cond]
+                        order = [c for c in new if c != cond] + ([cond] if cond in new else [])
                         test = f"(VALUES({_q(cond)}) >= {_q(cond)} OR {_q(cond)} IS NULL)"
-                        sets = [f"{_q(c)}=IF({test}, VALUES({_q(c)}), {_q(c)})" for c in updates]
+                        sets = [f"{_q(c)}=IF({test}, {new[c]}, {_q(c)})" for c in order]
                     else:
-                        sets = [f"{_q(c)}=VALUES({_q(c)})" for c in updates]
+                        sets = [f"{_q(c)}={expr}" for c, expr in new.items()]
                     if not sets:  # a key-only table: nothing to update
                         sets = [f"{_q(schema.key[0])}={_q(schema.key[0])}"]
                     sql += " ON DUPLICATE KEY UPDATE " + ", ".join(sets)
