@@ -1,8 +1,6 @@
-"""The Stream Load client: one pooled HTTP client per sink, FE failover, the FE→BE redirect, direct-to-BE
-loads, and the translation of classified replies into results or errors.
-
-Redirects are followed here, not by httpx: the FE's ``Location`` carries ``user:password@`` (which we
-strip, and never log) and httpx drops ``Authorization`` when the origin changes, which the BE needs.
+"""The Stream Load client: loads, two-phase loads and label states for one sink, and the translation
+of classified replies into results or errors. HTTP details (pooling, redirects, failover) are in
+``transport.py``.
 
 Large bodies are not sent to the FE at all. The FE answers 307 before reading the body (that is what
 ``Expect: 100-continue`` is for), and httpx cannot do the 100-continue handshake: a 100 MB body pushed
@@ -17,16 +15,12 @@ Thread-safe: the engine may run loads of different tables at the same time from 
 from __future__ import annotations
 
 import base64
-import itertools
-import json
 import logging
-import ssl
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -37,11 +31,11 @@ from olapsink_worker.load.framing import frame_rows
 from olapsink_worker.load.labels import LabelPart, make_label
 from olapsink_worker.load.replies import LoadResult, Outcome, Reply, classify_txn_reply
 from olapsink_worker.load.settings import LoaderSettings
+from olapsink_worker.load.transport import REDIRECTS, Response, Transport, json_object, origin, strip_userinfo
 from olapsink_worker.tables import TableRef
 
 log = logging.getLogger(__name__)
 
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Rejected rows fetched from an ErrorURL: enough to show and dead-letter, bounded in memory.
 MAX_ERROR_ROWS = 1000
 _MAX_ERROR_LOG_BYTES = 4 * 1024 * 1024
@@ -82,42 +76,6 @@ class LoadMetrics(Protocol):
     ) -> None: ...
 
 
-class _Unreachable(Exception):
-    """Could not connect: the request never reached the server, so another endpoint may be tried."""
-
-
-@dataclass(frozen=True)
-class _Response:
-    status: int
-    content: bytes
-    url: str
-    location: str | None
-    retry_after: float | None
-
-
-def _strip_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def _origin(url: str) -> str:
-    """``scheme://host:port`` of a URL, without user info: safe to log."""
-    parts = urlsplit(_strip_userinfo(url))
-    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
 def _need_label(label: str | None) -> str:
     if not label:
         raise ValueError("StarRocks transactions are named by label: pass label=")
@@ -126,14 +84,6 @@ def _need_label(label: str | None) -> str:
 
 def _is_label_taken(reply: Reply) -> bool:
     return reply.result.status.lower().replace("_", " ") == "label already exists"
-
-
-def _json_object(content: bytes) -> dict[str, Any] | None:
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 class StreamLoader:
@@ -166,13 +116,7 @@ class StreamLoader:
             self.compression: Compression = self.dialect.compression(probe_headers)
         except ValueError as error:
             raise FatalSinkError(f"spec.load.properties: {error}", reason="ConfigError") from error
-        self._owns_client = client is None
-        self._client = client or self._new_client()
-        self._lock = threading.Lock()
-        self._fe_index = 0
-        self._backends: list[str] = []
-        self._backends_at = float("-inf")
-        self._backend_cycle = itertools.count()
+        self._http = Transport(self.settings, self._auth, client)
 
     # -- pure helpers the engine uses -------------------------------------------------------------
 
@@ -241,7 +185,7 @@ class StreamLoader:
         headers = self._headers(label, two_phase=two_phase)
         payload = compress(body, self.compression)
         target = self._target(table, headers)
-        response = self._send(target, "PUT", headers, payload, self.settings.load_read_timeout)
+        response = self._http.send(target, "PUT", headers, payload, self.settings.load_read_timeout)
         reply = self.dialect.classify(
             response.status, response.content, label, retry_after=response.retry_after
         )
@@ -261,7 +205,7 @@ class StreamLoader:
         return headers
 
     def _outcome(self, reply: Reply, table: TableRef, label: str, url: str) -> LoadResult:
-        where = f"load of {label} into {table} at {_origin(url)}"
+        where = f"load of {label} into {table} at {origin(url)}"
         if reply.outcome in (Outcome.SUCCESS, Outcome.DUPLICATE):
             return reply.result
         if reply.outcome is Outcome.RETRYABLE:
@@ -319,8 +263,8 @@ class StreamLoader:
         """
         path = f"/api/{quote(database, safe='')}/get_load_state?label={quote(label, safe='')}"
         headers = {"Authorization": self._auth, "Connection": "close"}
-        response = self._on_any_fe(path, "GET", headers, b"", follow=True)
-        body = _json_object(response.content) if response.status == 200 else None
+        response = self._http.on_any_fe(path, "GET", headers, b"", follow=True)
+        body = json_object(response.content) if response.status == 200 else None
         state = None
         if body is not None:
             # StarRocks: {"status":"OK","state":"VISIBLE"}; Doris: {"code":0,"msg":"success","data":"VISIBLE"}
@@ -363,8 +307,8 @@ class StreamLoader:
             headers["label"] = str(label)
             where = f"{operation} of label {label} ({table})"
         path = f"/api/{table.database}/{table.table}/_stream_load_2pc"
-        response = self._on_any_fe(path, "PUT", headers, b"", follow=True)
-        body = _json_object(response.content) if response.status == 200 else None
+        response = self._http.on_any_fe(path, "PUT", headers, b"", follow=True)
+        body = json_object(response.content) if response.status == 200 else None
         if body is None:
             raise RetryableLoadError(f"{where}: HTTP {response.status} {response.content[:200]!r}", delay=1.0)
         status = str(body.get("status", body.get("Status", "")))
@@ -381,9 +325,9 @@ class StreamLoader:
 
     def _txn_call(
         self, table: TableRef, op: str, label: str, extra: Mapping[str, str] | None = None
-    ) -> _Response:
+    ) -> Response:
         headers = {**self._txn_headers(table, label), **(extra or {})}
-        return self._on_any_fe(f"/api/transaction/{op}", "POST", headers, b"", follow=True)
+        return self._http.on_any_fe(f"/api/transaction/{op}", "POST", headers, b"", follow=True)
 
     def _txn_precommit(self, table: TableRef, body: bytes, label: str) -> LoadResult:
         if not self.dialect.label_pattern.fullmatch(label):
@@ -395,13 +339,13 @@ class StreamLoader:
             return self._txn_settle(table, label, reply, begun.url)
         self._outcome(reply, table, label, begun.url)  # raises unless OK
         # The BE that began the transaction holds its context; the FE would redirect the load there.
-        target = _origin(begun.url) + "/api/transaction/load"
+        target = origin(begun.url) + "/api/transaction/load"
         headers = {
             **self.dialect.load_headers(self.settings.options, label),
             **self._txn_headers(table, label),
         }
         try:
-            loaded = self._send(
+            loaded = self._http.send(
                 target, "PUT", headers, compress(body, self.compression), self.settings.load_read_timeout
             )
             reply = classify_txn_reply(loaded.status, loaded.content, label, retry_after=loaded.retry_after)
@@ -437,7 +381,7 @@ class StreamLoader:
         if state == "PREPARE":
             self._txn_rollback_quietly(table, label)
         raise RetryableLoadError(
-            f"transaction {label} on {table} at {_origin(url)} is {state}; retrying after it settles",
+            f"transaction {label} on {table} at {origin(url)} is {state}; retrying after it settles",
             delay=1.0,
         )
 
@@ -471,30 +415,16 @@ class StreamLoader:
 
         Best effort: an unreachable log gives an empty list (the URL is still reported).
         """
-        url = _strip_userinfo(error_url)
-        timeout = httpx.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout)
         try:
-            with self._client.stream(
-                "GET", url, headers={"Authorization": self._auth}, timeout=timeout, follow_redirects=False
-            ) as response:
-                if response.status_code != 200:
-                    log.warning("error log %s answered HTTP %d", url, response.status_code)
-                    return []
-                data = bytearray()
-                for chunk in response.iter_bytes():
-                    data += chunk
-                    if len(data) >= _MAX_ERROR_LOG_BYTES:
-                        break
-        except httpx.HTTPError as error:
-            log.warning("could not fetch the error log %s: %s", url, error)
+            text = self._http.fetch_text(error_url, _MAX_ERROR_LOG_BYTES)
+        except (httpx.HTTPError, ValueError) as error:
+            log.warning("could not fetch the error log %s: %s", strip_userinfo(error_url), error)
             return []
-        lines = data.decode("utf-8", errors="replace").splitlines()
-        return [line for line in lines if line.strip()][:limit]
+        return [line for line in text.splitlines() if line.strip()][:limit]
 
     def close(self) -> None:
         """Close the HTTP client (when the loader created it)."""
-        if self._owns_client:
-            self._client.close()
+        self._http.close()
 
     def __enter__(self) -> StreamLoader:
         return self
@@ -502,110 +432,18 @@ class StreamLoader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- HTTP ------------------------------------------------------------------------------------
-
-    def _new_client(self) -> httpx.Client:
-        verify: ssl.SSLContext | bool = True
-        if any(e.startswith("https://") for e in self.settings.endpoints):
-            context = ssl.create_default_context(cafile=self.settings.ca_file)
-            context.check_hostname = self.settings.check_hostname
-            verify = context
-        return httpx.Client(
-            verify=verify,
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
-            timeout=httpx.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout),
-        )
-
-    def _request(
-        self, method: str, url: str, headers: Mapping[str, str], content: bytes, read: float
-    ) -> _Response:
-        timeout = httpx.Timeout(read, connect=self.settings.connect_timeout)
-        try:
-            response = self._client.request(
-                method, url, headers=dict(headers), content=content, timeout=timeout, follow_redirects=False
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            raise _Unreachable(f"{_origin(url)}: {type(error).__name__}: {error}") from error
-        except httpx.TimeoutException as error:
-            raise RetryableLoadError(
-                f"{method} {_origin(url)} timed out ({type(error).__name__}); the load may have run, "
-                "the retry with the same label will tell",
-                delay=1.0,
-            ) from error
-        except (httpx.TransportError, httpx.DecodingError) as error:
-            raise RetryableLoadError(
-                f"{method} {_origin(url)}: connection lost ({type(error).__name__}: {error}); "
-                "the retry with the same label will tell whether it loaded",
-                delay=1.0,
-            ) from error
-        location = response.headers.get("location")
-        return _Response(
-            status=response.status_code,
-            content=response.content,
-            url=url,
-            location=_strip_userinfo(urljoin(url, location)) if location else None,
-            retry_after=_retry_after(response.headers),
-        )
-
-    def _send(
-        self, url: str, method: str, headers: Mapping[str, str], content: bytes, read: float
-    ) -> _Response:
-        """Send, following up to ``max_redirects`` redirects with the same method, headers and body."""
-        for _ in range(self.settings.max_redirects + 1):
-            try:
-                response = self._request(method, url, headers, content, read)
-            except _Unreachable as error:
-                with self._lock:
-                    self._backends_at = float("-inf")  # a BE may have gone; ask for the list again
-                raise RetryableLoadError(f"cannot reach the load target {error}", delay=1.0) from error
-            if response.status not in _REDIRECTS or not response.location:
-                return response
-            url = response.location
-        return response
-
-    def _fe_order(self) -> list[str]:
-        with self._lock:
-            start = self._fe_index
-        endpoints = self.settings.endpoints
-        return [endpoints[(start + i) % len(endpoints)] for i in range(len(endpoints))]
-
-    def _prefer_fe(self, endpoint: str) -> None:
-        with self._lock:
-            self._fe_index = self.settings.endpoints.index(endpoint)
-
-    def _on_any_fe(
-        self, path: str, method: str, headers: Mapping[str, str], content: bytes, *, follow: bool
-    ) -> _Response:
-        """Send to the first FE that answers (sticky; fails over in order on connect errors and 5xx)."""
-        failures: list[str] = []
-        for endpoint in self._fe_order():
-            url = endpoint + path
-            try:
-                response = self._request(method, url, headers, content, self.settings.read_timeout)
-            except _Unreachable as error:
-                failures.append(str(error))
-                continue
-            if follow and response.status in _REDIRECTS and response.location:
-                response = self._send(response.location, method, headers, content, self.settings.read_timeout)
-            if response.status >= 500:
-                failures.append(f"{endpoint}: HTTP {response.status}")
-                continue
-            self._prefer_fe(endpoint)
-            return response
-        raise RetryableLoadError(f"no FE answered: {'; '.join(failures)}", delay=1.0)
+    # -- where the body goes -----------------------------------------------------------------------
 
     def _target(self, table: TableRef, headers: Mapping[str, str]) -> str:
         """The URL to PUT the body to: the BE an FE redirects to, or a BE from the list (direct mode)."""
         path = self.dialect.stream_load_path(table)
         if not self.settings.auto_redirect and self.dialect.backends_path:
-            return self._next_backend() + path
+            return self._http.next_backend(self.dialect.backends_path) + path
         probe = {k: v for k, v in headers.items() if k.lower() != "label"}
-        response = self._on_any_fe(path, "PUT", probe, b"", follow=False)
-        if response.status in _REDIRECTS and response.location:
+        response = self._http.on_any_fe(path, "PUT", probe, b"", follow=False)
+        if response.status in REDIRECTS and response.location:
             return response.location
-        body = _json_object(response.content) if response.status == 200 else None
+        body = json_object(response.content) if response.status == 200 else None
         if body is not None and any(k.lower() == "txnid" for k in body):
             return response.url  # the "FE" ran the (empty, unlabelled) load itself: it is a BE
         reply = self.dialect.classify(response.status, response.content, "", retry_after=response.retry_after)
@@ -614,42 +452,8 @@ class StreamLoader:
         return self._raise_probe(reply, table, response.url)
 
     def _raise_probe(self, reply: Reply, table: TableRef, url: str) -> str:
-        where = f"load into {table} at {_origin(url)}"
+        where = f"load into {table} at {origin(url)}"
         if reply.outcome is Outcome.FATAL:
             raise FatalSinkError(f"{where}: {reply.reason}", reason="LoadFailed")
         delay = reply.retry_after if reply.retry_after is not None else 1.0
         raise RetryableLoadError(f"{where}: the FE did not redirect: {reply.reason}", delay=delay)
-
-    def _next_backend(self) -> str:
-        with self._lock:
-            fresh = time.monotonic() - self._backends_at < self.settings.backends_ttl
-            backends = list(self._backends) if fresh else []
-        if not backends:
-            backends = self._fetch_backends()
-            with self._lock:
-                self._backends, self._backends_at = backends, time.monotonic()
-        return backends[next(self._backend_cycle) % len(backends)]
-
-    def _fetch_backends(self) -> list[str]:
-        """Live BEs from ``GET /api/backends?is_alive=true`` as base URLs (same scheme as the FE)."""
-        assert self.dialect.backends_path is not None
-        response = self._on_any_fe(
-            self.dialect.backends_path, "GET", {"Authorization": self._auth}, b"", follow=True
-        )
-        body = _json_object(response.content) if response.status == 200 else None
-        if body is not None and "code" in body and "msg" in body:
-            body = body.get("data") if isinstance(body.get("data"), dict) else None
-        if body is None:
-            raise RetryableLoadError(
-                f"the FE's BE list is unreadable: HTTP {response.status} {response.content[:200]!r}",
-                delay=1.0,
-            )
-        scheme = urlsplit(response.url).scheme
-        backends = [
-            f"{scheme}://{be['ip']}:{be['http_port']}"
-            for be in body.get("backends", [])
-            if isinstance(be, dict) and be.get("ip") and be.get("http_port") and be.get("is_alive", True)
-        ]
-        if not backends:
-            raise RetryableLoadError("the FE lists no live BE (autoRedirect is false)", delay=2.0)
-        return backends
