@@ -199,7 +199,7 @@ class StreamLoader:
     def _headers(self, label: str | None, *, two_phase: bool = False) -> dict[str, str]:
         options = self.settings.options
         if two_phase != options.two_phase_commit:
-            options = type(options)(**{**options.__dict__, "two_phase_commit": two_phase})
+            options = replace(options, two_phase_commit=two_phase)
         headers = self.dialect.load_headers(options, label)
         headers["Authorization"] = self._auth
         return headers
