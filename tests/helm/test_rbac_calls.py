@@ -176,14 +176,40 @@ def user_journey(api: RecordingApi) -> None:
     )
 
 
+WORKER_IMAGE = "registry.example.com/olapsink-worker:9.9"
+
+
+def chart_operator_env() -> dict[str, str]:
+    """The operator's literal environment variables as the chart sets them."""
+    docs = manifests({"workerImage": WORKER_IMAGE})
+    operator = next(d for d in find(docs, "Deployment") if d["metadata"]["name"].endswith("-operator"))
+    env = operator["spec"]["template"]["spec"]["containers"][0]["env"]
+    return {e["name"]: e["value"] for e in env if "value" in e}
+
+
 @pytest.fixture(scope="module")
-def operator_calls(tmp_path_factory: pytest.TempPathFactory) -> set[Call]:
+def journey(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[Call], dict[str, Any]]:
+    """The operator's calls during the journey, and the worker Deployment of the StarRocksSink."""
     with recording_api(tmp_path_factory.mktemp("kube")) as api:
         kube_api = KubeApi.__new__(KubeApi)  # running_operator only reads .kubeconfig
         kube_api.kubeconfig = api.kubeconfig
-        with running_operator(kube_api):
+        with running_operator(kube_api, extra_env=chart_operator_env()):
             user_journey(api)
-        return api.operator_calls()
+            deployment = eventually(
+                lambda: api.client.get("apps/v1", "Deployment", "crm", "users-starrocks-worker"), timeout=30
+            )
+        return api.operator_calls(), deployment
+
+
+@pytest.fixture(scope="module")
+def operator_calls(journey: tuple[set[Call], dict[str, Any]]) -> set[Call]:
+    return journey[0]
+
+
+def test_worker_image_set_in_the_chart_reaches_worker_pods(journey: tuple[set[Call], dict[str, Any]]) -> None:
+    # The StarRocksSink example names no spec.worker.image, so the operator's default applies.
+    (container,) = journey[1]["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == WORKER_IMAGE
 
 
 def allowed(rules: list[dict[str, Any]]) -> set[Call]:
