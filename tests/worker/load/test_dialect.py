@@ -177,3 +177,12 @@ def test_compress_round_trips() -> None:
     assert gzip.decompress(compress(body, "gzip")) == body
     assert lz4.frame.decompress(compress(body, "lz4")) == body
     assert len(compress(body, "gzip")) < len(body)
+
+
+def test_two_phase_and_transaction_paths_say_which_api_a_flavor_has() -> None:
+    table = TableRef("db", "t")
+    assert DORIS.two_phase_path(table) == "/api/db/t/_stream_load_2pc"
+    assert DORIS.transaction_path("begin") is None
+    assert STARROCKS.two_phase_path(table) is None
+    assert STARROCKS.transaction_path("prepare") == "/api/transaction/prepare"
+    assert DORIS.label_state_path("db", "a b") == "/api/db/get_load_state?label=a%20b"

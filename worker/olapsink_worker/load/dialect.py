@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
+from urllib.parse import quote
 
 from olapsink_worker.load.replies import Reply, classify_reply
 from olapsink_worker.tables import TableRef
@@ -68,6 +69,20 @@ class Dialect(Protocol):
         """``/api/{db}/{table}/_stream_load``."""
         ...
 
+    def two_phase_path(self, table: TableRef) -> str | None:
+        """Where a pre-committed Stream Load is committed/aborted (Doris ``_stream_load_2pc``); None
+        when two-phase loads use the transaction API instead."""
+        ...
+
+    def transaction_path(self, op: str) -> str | None:
+        """Path of a transaction API call (``begin``, ``load``, ``prepare``, ``commit``, ``rollback``;
+        StarRocks); None when the flavor has no transaction API."""
+        ...
+
+    def label_state_path(self, database: str, label: str) -> str:
+        """``GET`` path answering the state of a label's transaction."""
+        ...
+
     def load_headers(self, options: LoadOptions, label: str | None) -> dict[str, str]:
         """Every header of a Stream Load PUT except ``Authorization``.
 
@@ -116,6 +131,10 @@ def _user_headers(options: LoadOptions) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in options.properties.items()}
 
 
+def _label_state_path(database: str, label: str) -> str:
+    return f"/api/{quote(database, safe='')}/get_load_state?label={quote(label, safe='')}"
+
+
 def _format_ratio(ratio: float) -> str:
     return repr(float(ratio)).rstrip("0").rstrip(".") if ratio else "0"
 
@@ -132,6 +151,15 @@ class DorisDialect:
 
     def stream_load_path(self, table: TableRef) -> str:
         return f"/api/{table.database}/{table.table}/_stream_load"
+
+    def two_phase_path(self, table: TableRef) -> str | None:
+        return f"/api/{table.database}/{table.table}/_stream_load_2pc"
+
+    def transaction_path(self, op: str) -> str | None:
+        return None
+
+    def label_state_path(self, database: str, label: str) -> str:
+        return _label_state_path(database, label)
 
     def load_headers(self, options: LoadOptions, label: str | None) -> dict[str, str]:
         headers: dict[str, str] = {"format": options.format}
@@ -204,6 +232,15 @@ class StarRocksDialect:
 
     def stream_load_path(self, table: TableRef) -> str:
         return f"/api/{table.database}/{table.table}/_stream_load"
+
+    def two_phase_path(self, table: TableRef) -> str | None:
+        return None
+
+    def transaction_path(self, op: str) -> str | None:
+        return f"/api/transaction/{op}"
+
+    def label_state_path(self, database: str, label: str) -> str:
+        return _label_state_path(database, label)
 
     def load_headers(self, options: LoadOptions, label: str | None) -> dict[str, str]:
         headers: dict[str, str] = {"format": options.format}

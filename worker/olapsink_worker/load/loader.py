@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
-from urllib.parse import quote
 
 import httpx
 
@@ -151,7 +150,7 @@ class StreamLoader:
         ``PREPARED``; ``prepared_timeout`` applies). A label whose rows are already visible gives
         ``duplicate=True``. Same errors as ``load``. ``commit``/``abort`` by ``label`` work for both.
         """
-        if self.dialect.name == "starrocks":
+        if self.dialect.transaction_path("begin") is not None:
             return self._measured(table, body, rows, lambda: self._txn_precommit(table, body, label))
         return self._measured(table, body, rows, lambda: self._load(table, body, label, True, False))
 
@@ -261,7 +260,7 @@ class StreamLoader:
 
         Raises ``RetryableLoadError`` when no FE gives a readable answer.
         """
-        path = f"/api/{quote(database, safe='')}/get_load_state?label={quote(label, safe='')}"
+        path = self.dialect.label_state_path(database, label)
         headers = {"Authorization": self._auth, "Connection": "close"}
         response = self._http.on_any_fe(path, "GET", headers, b"", follow=True)
         body = json_object(response.content) if response.status == 200 else None
@@ -281,7 +280,7 @@ class StreamLoader:
     def commit(self, table: TableRef, txn_id: int | None = None, *, label: str | None = None) -> None:
         """Commit a pre-committed transaction (Doris: by id or label; StarRocks: by label). Already
         committed or visible counts as done. Raises ``RetryableLoadError`` when not confirmed."""
-        if self.dialect.name == "starrocks":
+        if self.dialect.two_phase_path(table) is None:
             self._txn_finish(table, "commit", _need_label(label))
         else:
             self._two_phase(table, "commit", txn_id, label=label)
@@ -289,7 +288,7 @@ class StreamLoader:
     def abort(self, table: TableRef, txn_id: int | None = None, *, label: str | None = None) -> None:
         """Abort a pre-committed transaction (Doris: by id or label; StarRocks: by label). Already
         aborted counts as done."""
-        if self.dialect.name == "starrocks":
+        if self.dialect.two_phase_path(table) is None:
             self._txn_finish(table, "rollback", _need_label(label))
         else:
             self._two_phase(table, "abort", txn_id, label=label)
@@ -306,7 +305,11 @@ class StreamLoader:
         else:
             headers["label"] = str(label)
             where = f"{operation} of label {label} ({table})"
-        path = f"/api/{table.database}/{table.table}/_stream_load_2pc"
+        path = self.dialect.two_phase_path(table)
+        if path is None:
+            raise FatalSinkError(
+                f"{self.dialect.name} has no two_phase_commit Stream Load", reason="ConfigError"
+            )
         response = self._http.on_any_fe(path, "PUT", headers, b"", follow=True)
         body = json_object(response.content) if response.status == 200 else None
         if body is None:
@@ -327,7 +330,10 @@ class StreamLoader:
         self, table: TableRef, op: str, label: str, extra: Mapping[str, str] | None = None
     ) -> Response:
         headers = {**self._txn_headers(table, label), **(extra or {})}
-        return self._http.on_any_fe(f"/api/transaction/{op}", "POST", headers, b"", follow=True)
+        path = self.dialect.transaction_path(op)
+        if path is None:
+            raise FatalSinkError(f"{self.dialect.name} has no transaction API", reason="ConfigError")
+        return self._http.on_any_fe(path, "POST", headers, b"", follow=True)
 
     def _txn_precommit(self, table: TableRef, body: bytes, label: str) -> LoadResult:
         if not self.dialect.label_pattern.fullmatch(label):
@@ -339,7 +345,7 @@ class StreamLoader:
             return self._txn_settle(table, label, reply, begun.url)
         self._outcome(reply, table, label, begun.url)  # raises unless OK
         # The BE that began the transaction holds its context; the FE would redirect the load there.
-        target = origin(begun.url) + "/api/transaction/load"
+        target = origin(begun.url) + str(self.dialect.transaction_path("load"))
         headers = {
             **self.dialect.load_headers(self.settings.options, label),
             **self._txn_headers(table, label),
