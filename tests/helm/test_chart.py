@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import helm_python
@@ -9,6 +10,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 from olapsink_operator.main import parse_args, watched_namespaces
+from olapsink_worker.metrics import WorkerMetrics
 
 from tests.helm.chart import (
     CHART_DIR,
@@ -382,6 +384,19 @@ def test_prometheus_rules_alert_on_growing_lag_and_not_ready(all_docs: list[Mani
     # Prometheus' own templating must survive Helm's.
     assert "{{ $labels.namespace }}/{{ $labels.name }}" in ready["annotations"]["summary"]
     assert "OlapsinkWorkerFatal" in rules
+
+
+# To be exported by the operator: olapsink_sink_lag{namespace,name,topic} and olapsink_sink_ready{namespace,name}.
+# Every other olapsink_* name in an alert must be one the worker exports.
+OPERATOR_METRICS = {"olapsink_sink_lag", "olapsink_sink_ready"}
+
+
+def test_alerts_use_only_metrics_that_are_exported(all_docs: list[Manifest]) -> None:
+    worker_metrics = {family.name for family in WorkerMetrics().registry.collect()}
+    exprs = [r["expr"] for g in one(all_docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]]
+    used = {name for expr in exprs for name in re.findall(r"\bolapsink_\w+", expr)}
+    assert used - OPERATOR_METRICS, "no worker metric is alerted on"
+    assert used - OPERATOR_METRICS - worker_metrics == set()
 
 
 def test_service_monitor_without_its_service_is_refused() -> None:
