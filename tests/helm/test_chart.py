@@ -386,7 +386,7 @@ def test_prometheus_rules_alert_on_growing_lag_and_not_ready(all_docs: list[Mani
     assert "OlapsinkWorkerFatal" in rules
 
 
-# To be exported by the operator: olapsink_sink_lag{namespace,name,topic} and olapsink_sink_ready{namespace,name}.
+# The operator is to export olapsink_sink_lag{namespace,name,topic} and olapsink_sink_ready{namespace,name}.
 # Every other olapsink_* name in an alert must be one the worker exports.
 OPERATOR_METRICS = {"olapsink_sink_lag", "olapsink_sink_ready"}
 
