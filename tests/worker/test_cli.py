@@ -263,3 +263,20 @@ def test_validate_without_a_sink_fails(tmp_path: Path) -> None:
     other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
     code, _, err = run("validate", other)
     assert code == 1 and "no DorisSink or StarRocksSink" in err
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    target = tmp_path / "sink.yaml"
+    run("convert", SEEDS / "doris_best-practice_json.sh", "--bootstrap-servers", "k:9092", "-o", target)
+    done = subprocess.run(
+        [sys.executable, "-m", "olapsink_worker.cli", "validate", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "DorisSink default/doris-json-test is valid" in done.stdout
+    assert done.stderr == ""
