@@ -459,3 +459,32 @@ def test_errors_never_show_the_password_from_the_redirect() -> None:
         make_loader(cluster).load(TABLE, BODY, LABEL, 2)
     assert "pw@" not in str(caught.value)
     assert "be1:8040" in str(caught.value)
+
+
+def test_doris_tls_settings_use_https_and_the_mounted_ca(monkeypatch: pytest.MonkeyPatch) -> None:
+    from olapsink_worker.spec import parse_manifest
+
+    monkeypatch.setenv("OLAPSINK_SECRETS_DIR", "/mnt/secrets")
+    sink = parse_manifest(
+        {
+            "apiVersion": "olapsink.io/v1alpha1",
+            "kind": "DorisSink",
+            "metadata": {"name": "orders", "namespace": "shop"},
+            "spec": {
+                "kafka": {"bootstrapServers": "kafka:9092", "topics": ["orders"]},
+                "doris": {
+                    "feHosts": ["fe1"],
+                    "database": "shop_db",
+                    "tls": {
+                        "enabled": True,
+                        "caSecretRef": {"name": "doris-ca", "key": "ca.pem"},
+                        "skipHostnameVerification": True,
+                    },
+                },
+            },
+        }
+    )
+    settings = LoaderSettings.from_sink(sink)
+    assert settings.endpoints == ("https://fe1:8030",)
+    assert settings.ca_file == "/mnt/secrets/doris-ca/ca.pem"
+    assert not settings.check_hostname

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from olapsink_worker.load.dialect import LoadOptions
+from olapsink_worker.secrets import secret_path
 
 # Read timeout of a Stream Load PUT when the user sets no `timeout` header: the database's own default
 # load timeout (600 s) plus a margin, so we do not give up on a load the server is still running.
@@ -90,6 +91,7 @@ class LoaderSettings:
                 connect_timeout=doris.request_connect_timeout_ms / 1000.0,
                 read_timeout=doris.request_read_timeout_ms / 1000.0,
                 check_hostname=not doris.tls.skip_hostname_verification,
+                ca_file=str(secret_path(doris.tls.ca_secret_ref)) if doris.tls.ca_secret_ref else None,
             )
         starrocks = spec.starrocks
         return cls(
