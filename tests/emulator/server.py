@@ -466,7 +466,11 @@ class Emulator:
         holder = self.registry.holder(db, label)
         if holder is not None:
             detail = f"Label [{label}] has already been used, relate to txn [{holder.txn_id}]"
-            message = d.message("LABEL_ALREADY_EXISTS", f"TStatus: errCode = 2, detailMessage = {detail}")
+            message = (
+                d.message("LABEL_ALREADY_EXISTS", f"TStatus: errCode = 2, detailMessage = {detail}")
+                if d.coded_messages
+                else f"Label [{label}] has already been used."
+            )
             return self._fail(
                 LoadOutcome(-1, label, "Label Already Exists", message, existing_job_status=holder.job_status)
             )
