@@ -42,7 +42,7 @@ def basic(e: EmulatorHandle) -> str:
 
 
 def test_large_body_sent_without_waiting_still_gets_the_redirect(any_emulator: EmulatorHandle) -> None:
-    """httpx sends the body at once; the FE replies 307 unread and drains it, keeping the connection usable."""
+    """httpx sends the body at once; the FE replies 307 unread and drains it, keeping the connection."""
     e = any_emulator
     body = b'{"id": 1}\n' * 800_000  # 8 MB, far beyond the socket buffers
     headers = {"Expect": "100-continue", "format": "json"}
@@ -87,8 +87,8 @@ def test_slow_continue_delays_the_100(any_emulator: EmulatorHandle) -> None:
     started = time.monotonic()
     head = raw_request(
         e.be_url,
-        f"PUT /api/db/t/_stream_load HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {basic(e)}\r\nlabel: sc-1\r\n"
-        "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n".encode(),
+        f"PUT /api/db/t/_stream_load HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {basic(e)}\r\n"
+        "label: sc-1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n".encode(),
     )
     assert head.startswith(b"HTTP/1.1 100 Continue")
     assert time.monotonic() - started >= 0.8
