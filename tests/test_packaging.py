@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,10 +79,35 @@ def test_wheel_holds_both_packages_and_declares_the_three_commands(wheel: Path) 
 
 @pytest.fixture(scope="module")
 def venv_sharing_dependencies(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A venv that reuses this interpreter's installed dependencies, so no download is needed."""
+    """A venv that reuses this interpreter's installed dependencies, so no download is needed.
+
+    A .pth line, not --system-site-packages: when the tests themselves run in a venv (CI), the system
+    site would be the base interpreter's, without our dependencies. Paths added by a .pth line get no
+    .pth processing of their own, so the editable install of olapsink there stays invisible.
+    """
     venv = tmp_path_factory.mktemp("venv-shared")
-    check(run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=venv))
-    check(run(venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "--no-index", wheel, cwd=venv))
+    check(run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=venv))
+    python = venv / "bin" / "python"
+    site = Path(
+        check(run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=venv)).strip()
+    )
+    outer = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    (site / "outer-dependencies.pth").write_text("".join(f"{path}\n" for path in sorted(outer)))
+    # This interpreter's pip installs into the venv (pip --python), which saves bootstrapping one there.
+    check(
+        run(
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            python,
+            "install",
+            "--no-deps",
+            "--no-index",
+            wheel,
+            cwd=venv,
+        )
+    )
     yield venv
 
 
