@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -145,7 +146,9 @@ def rules_of(role: Manifest) -> dict[str, set[str]]:
 @pytest.mark.parametrize("values_name", ["default", "values-all"])
 def test_chart_lints_clean_in_strict_mode(values_name: str, all_values: dict[str, Any]) -> None:
     values = all_values if values_name == "values-all" else None
-    report = helm_python.lint(CHART_DIR, values, strict=True, namespace=NAMESPACE)
+    report = helm_python.lint(
+        CHART_DIR, values, strict=True, namespace=NAMESPACE, kube_version=f"v{KUBE_VERSION}.0"
+    )
     problems = [m for m in report["messages"] if m["severity"] >= 2]
     assert report["errors"] == [] and problems == []
 
@@ -156,6 +159,32 @@ def test_every_rendered_object_validates(values_name: str, all_values: dict[str,
     assert docs, "the chart rendered nothing"
     for doc in docs:
         validate(doc)
+
+
+def schema_paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
+    """Dotted paths of every named property in a JSON schema (free-form maps stop the walk)."""
+    paths: set[str] = set()
+    for key, sub in schema.get("properties", {}).items():
+        paths.add(prefix + key)
+        paths |= schema_paths(sub, f"{prefix}{key}.")
+    return paths
+
+
+def value_paths(values: dict[str, Any], schema: dict[str, Any], prefix: str = "") -> set[str]:
+    paths: set[str] = set()
+    for key, value in values.items():
+        paths.add(prefix + key)
+        sub = schema.get("properties", {}).get(key, {})
+        if isinstance(value, dict) and "properties" in sub:
+            paths |= value_paths(value, sub, f"{prefix}{key}.")
+    return paths
+
+
+def test_values_yaml_sets_every_key_the_schema_knows() -> None:
+    # values.yaml is the documentation users read (helm show values): no option may hide in the schema only.
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())
+    values = load_values(CHART_DIR / "values.yaml")
+    assert schema_paths(schema) == value_paths(values, schema)
 
 
 def test_values_all_turns_on_every_optional_template(all_docs: list[Manifest]) -> None:
@@ -260,7 +289,7 @@ def test_pod_settings_reach_the_operator_pod(all_docs: list[Manifest]) -> None:
     assert template["metadata"]["annotations"] == {"example.com/owner": "data-platform"}
     assert pod["serviceAccountName"] == "olapsink-operator-sa"
     assert pod["imagePullSecrets"] == [{"name": "regcred"}]
-    assert pod["priorityClassName"] == "system-cluster-critical"
+    assert pod["priorityClassName"] == "data-platform-high"
     assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
     assert pod["tolerations"][0]["key"] == "dedicated"
     assert "nodeAffinity" in pod["affinity"]
