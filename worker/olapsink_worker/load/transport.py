@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from olapsink_worker.errors import RetryableLoadError
+from olapsink_worker.errors import ConfigError, ConfigProblem, RetryableLoadError
 from olapsink_worker.load.settings import LoaderSettings
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -66,6 +66,21 @@ def json_object(content: bytes) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+def tls_verification(settings: LoaderSettings) -> ssl.SSLContext | bool:
+    """How httpx verifies servers: the system trust store, or a context with the sink's CA file and
+    host-name check when the endpoints use https. Skipping the host-name check still checks the chain."""
+    if not any(e.startswith("https://") for e in settings.endpoints):
+        return True
+    try:
+        context = ssl.create_default_context(cafile=settings.ca_file)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(
+            ConfigProblem("spec.doris.tls.caSecretRef", f"cannot use the CA file {settings.ca_file}: {error}")
+        ) from error
+    context.check_hostname = settings.check_hostname
+    return context
+
+
 def _retry_after(headers: httpx.Headers) -> float | None:
     value = headers.get("retry-after")
     try:
@@ -89,13 +104,8 @@ class Transport:
         self._backend_cycle = itertools.count()
 
     def _new_client(self) -> httpx.Client:
-        verify: ssl.SSLContext | bool = True
-        if any(e.startswith("https://") for e in self.settings.endpoints):
-            context = ssl.create_default_context(cafile=self.settings.ca_file)
-            context.check_hostname = self.settings.check_hostname
-            verify = context
         return httpx.Client(
-            verify=verify,
+            verify=tls_verification(self.settings),
             follow_redirects=False,
             trust_env=False,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),

@@ -1,0 +1,71 @@
+"""Transport helpers: user info never survives into URLs, TLS settings reach the client, BE list caching."""
+
+from __future__ import annotations
+
+import ssl
+
+import httpx
+import pytest
+from olapsink_worker.errors import ConfigError
+from olapsink_worker.load import LoaderSettings
+from olapsink_worker.load.transport import Transport, origin, strip_userinfo, tls_verification
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "http://root:s3cret:pw@be1:8040/api/db/t/_stream_load?x=1",
+            "http://be1:8040/api/db/t/_stream_load?x=1",
+        ),
+        ("http://u@[::1]:8040/p", "http://[::1]:8040/p"),
+        ("https://be1/p", "https://be1/p"),
+    ],
+)
+def test_strip_userinfo(url: str, expected: str) -> None:
+    assert strip_userinfo(url) == expected
+
+
+def test_origin_is_safe_to_log() -> None:
+    assert origin("http://root:pw@be1:8040/api/x") == "http://be1:8040"
+
+
+def settings(**values: object) -> LoaderSettings:
+    base: dict[str, object] = {
+        "flavor": "doris",
+        "endpoints": ("http://fe1:8030",),
+        "user": "u",
+        "label_prefix": "p",
+    }
+    base.update(values)
+    return LoaderSettings(**base)  # type: ignore[arg-type]
+
+
+def test_https_endpoints_get_a_tls_context_with_the_configured_host_check() -> None:
+    context = tls_verification(settings(endpoints=("https://fe1:8030",), check_hostname=False))
+    assert isinstance(context, ssl.SSLContext)
+    assert context.check_hostname is False
+    assert context.verify_mode is ssl.CERT_REQUIRED  # skipping the host check still checks the chain
+    assert tls_verification(settings()) is True
+
+
+def test_a_missing_ca_file_fails_loudly() -> None:
+    with pytest.raises(ConfigError, match=r"caSecretRef.*nonexistent"):
+        tls_verification(settings(endpoints=("https://fe1:8030",), ca_file="/nonexistent/ca.pem"))
+
+
+def test_backend_list_is_cached_then_refreshed_after_its_ttl() -> None:
+    calls: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(200, json={"backends": [{"ip": "be1", "http_port": 8040, "is_alive": True}]})
+
+    client = httpx.Client(transport=httpx.MockTransport(handle))
+    cached = Transport(settings(backends_ttl=60.0), "Basic x", client)
+    assert [cached.next_backend("/api/backends?is_alive=true") for _ in range(3)] == ["http://be1:8040"] * 3
+    assert len(calls) == 1
+    uncached = Transport(settings(backends_ttl=0.0), "Basic x", client)
+    for _ in range(3):
+        uncached.next_backend("/api/backends?is_alive=true")
+    assert len(calls) == 4
