@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
+from pathlib import Path
 from typing import Any
 
 import helm_python
@@ -444,3 +446,13 @@ def test_notes_tell_the_user_what_to_run_next(all_values: dict[str, Any]) -> Non
     assert "--for=condition=Ready" in text
     assert "every namespace" in text
     assert "analytics, ingest" in notes(all_values)
+
+
+def test_packaged_chart_ships_crds_and_templates_but_not_examples(tmp_path: Path) -> None:
+    archive = helm_python.package(CHART_DIR, destination=tmp_path)
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    assert {"olapsink/values.schema.json", "olapsink/templates/NOTES.txt"} <= names
+    crds = {f"olapsink/crds/{p.name}" for p in (CHART_DIR / "crds").glob("*.yaml")}
+    assert crds and crds == {n for n in names if n.startswith("olapsink/crds/")}
+    assert not [n for n in names if "/examples/" in n]
