@@ -100,3 +100,12 @@ def test_from_spec_uses_max_retries_and_interval_as_cap() -> None:
     assert retry_policy.max_delay == 6.0
     zero = RetryPolicy.from_spec(SimpleNamespace(max_retries=2, retry_interval_ms=0))
     assert zero.delay(5) == 0.0
+
+
+def test_a_caller_deadline_stops_retries_early() -> None:
+    clock = FakeClock()
+    calls, fn = failing(100, RetryableLoadError("503", delay=1.0))
+    with pytest.raises(RetriesExhaustedError, match="no time left"):
+        policy(clock, max_retries=100, max_delay=1.0).run(fn, deadline=2.5)  # type: ignore[arg-type]
+    assert clock.now <= 2.5
+    assert len(calls) == 3

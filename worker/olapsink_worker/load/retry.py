@@ -68,13 +68,20 @@ class RetryPolicy:
             wait = max(wait, min(error.delay, self.max_delay))
         return wait
 
-    def run(self, fn: Callable[[], T], *, describe: str = "load") -> T:
+    def run(self, fn: Callable[[], T], *, describe: str = "load", deadline: float | None = None) -> T:
         """Call ``fn`` until it returns, retrying ``RetryableLoadError`` within the budget.
 
-        Other exceptions pass through at once. When the budget is spent, raises
-        ``RetriesExhaustedError`` (a ``RetryableLoadError``) carrying the last error.
+        ``deadline`` (a ``clock()`` value, e.g. the end of a rebalance's time budget) stops retrying
+        earlier than the policy would. Other exceptions pass through at once. When the budget is
+        spent, raises ``RetriesExhaustedError`` (a ``RetryableLoadError``) carrying the last error.
         """
         started = self.clock()
+        if self.max_elapsed is not None:
+            deadline = (
+                min(deadline, started + self.max_elapsed)
+                if deadline is not None
+                else started + self.max_elapsed
+            )
         retry = 0
         while True:
             try:
@@ -87,7 +94,7 @@ class RetryPolicy:
                         attempts=retry + 1,
                     ) from error
                 wait = self.delay(retry, error)
-                if self.max_elapsed is not None and self.clock() + wait - started > self.max_elapsed:
+                if deadline is not None and self.clock() + wait > deadline:
                     raise RetriesExhaustedError(
                         f"{describe} failed; no time left to retry after {retry + 1} attempts: {error}",
                         last=error,
