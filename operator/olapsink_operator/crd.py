@@ -121,8 +121,9 @@ def spec_schema(kind: str) -> dict[str, Any]:
     schema = structural_schema(info["model"])
     schema["description"] = f"Desired state of the {kind}."
     props = schema["properties"]
-    # Values may be strings, numbers or booleans as YAML writes them; the models turn them into strings.
-    props["connectorConfig"]["additionalProperties"] = {"x-kubernetes-preserve-unknown-fields": True}
+    # Values are strings as the connectors' docs write them; numbers are let through (the models turn them
+    # into strings). Booleans must be quoted: an untyped value would hide the whole map from CEL rules.
+    props["connectorConfig"]["additionalProperties"] = {"x-kubernetes-int-or-string": True}
     props["load"]["properties"]["labelPrefix"]["pattern"] = LABEL_PATTERNS[info["flavor"]].pattern
     props["load"]["properties"]["labelPrefix"]["maxLength"] = LABEL_PREFIX_MAX_LENGTH
     props["kafka"]["properties"]["topics"]["items"]["pattern"] = r"^[a-zA-Z0-9._-]{1,249}$"

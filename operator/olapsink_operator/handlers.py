@@ -96,6 +96,7 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
             await task
     if "olapsink" in memo:
         _ctx(memo).kube.close()
+        _ctx(memo).kafka_clients.close()
 
 
 async def _refresh_forever(ctx: Context, wake: asyncio.Event, interval: float) -> None:

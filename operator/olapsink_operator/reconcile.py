@@ -8,6 +8,7 @@ the database so that handlers stay fast.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import socket
 import threading
@@ -55,7 +56,7 @@ class Context:
     default_image: str
     kafka_timeout: float = 10.0
     database_timeout: float = 3.0
-    admin_clients: lag.AdminClients = field(default_factory=lag.AdminClients)
+    kafka_clients: lag.KafkaClients = field(default_factory=lag.KafkaClients)
     clock: Callable[[], float] = time.time
     kafka: dict[SinkKey, KafkaView] = field(default_factory=dict)
     database_errors: dict[SinkKey, str | None] = field(default_factory=dict)
@@ -75,6 +76,8 @@ class Context:
         if deleted:
             for cache in (self.bodies, self.kafka, self.database_errors, self.windows, self.autoscaled):
                 cache.pop(key, None)
+            with contextlib.suppress(ConfigError):  # an invalid sink never got a reader
+                self.kafka_clients.forget_group(parse_manifest(dict(body)).effective_group_id)
         else:
             self.bodies[key] = body
 
@@ -167,10 +170,10 @@ def observe_external(
     """Refresh the Kafka and database observations of one sink (slow; the refresher calls this)."""
     kafka = manifest["spec"]["kafka"]
     try:
-        admin = ctx.admin_clients.get(lag.admin_config(kafka, secrets))
-        ctx.kafka[key] = KafkaView(
-            state=lag.observe(admin, kafka, sink.effective_group_id, ctx.kafka_timeout)
-        )
+        config = lag.admin_config(kafka, secrets)
+        admin = ctx.kafka_clients.admin(config)
+        reader = ctx.kafka_clients.offset_reader(config, sink.effective_group_id)
+        ctx.kafka[key] = KafkaView(state=lag.observe(admin, reader, kafka, ctx.kafka_timeout))
     except Exception as error:  # KafkaException and timeouts; the message names brokers, never credentials
         ctx.kafka[key] = KafkaView(
             error=f"cannot read topics/offsets from {kafka['bootstrapServers']}: {error}"

@@ -76,9 +76,11 @@ def test_lag_is_everything_produced_until_the_group_commits_then_zero(kafka_brok
     body = _sink_body(kafka_broker, f"lag-{uuid.uuid4().hex[:6]}", [topic], None)
     sink = parse_manifest(body)
     kafka = normalised_manifest(sink, body)["spec"]["kafka"]
-    admin = lag.AdminClients().get(lag.admin_config(kafka, {}))
+    clients = lag.KafkaClients()
+    config = lag.admin_config(kafka, {})
+    admin, reader = clients.admin(config), clients.offset_reader(config, sink.effective_group_id)
 
-    before = lag.observe(admin, kafka, sink.effective_group_id, timeout=10)
+    before = lag.observe(admin, reader, kafka, timeout=10)
     assert (before.partitions, before.lag_total, dict(before.lag_by_topic)) == (
         PARTITIONS,
         PARTITIONS * RECORDS,
@@ -86,8 +88,9 @@ def test_lag_is_everything_produced_until_the_group_commits_then_zero(kafka_brok
     )
 
     _consume_and_commit_everything(kafka_broker, topic, sink.effective_group_id, PARTITIONS * RECORDS)
-    after = lag.observe(admin, kafka, sink.effective_group_id, timeout=10)
+    after = lag.observe(admin, reader, kafka, timeout=10)
     assert (after.partitions, after.lag_total) == (PARTITIONS, 0)
+    clients.close()
 
 
 def test_regex_subscription_counts_only_matching_topics(kafka_broker: KafkaBroker) -> None:
@@ -98,9 +101,12 @@ def test_regex_subscription_counts_only_matching_topics(kafka_broker: KafkaBroke
     body = _sink_body(kafka_broker, f"rx-{uuid.uuid4().hex[:6]}", None, f"{prefix}-.*")
     sink = parse_manifest(body)
     kafka = normalised_manifest(sink, body)["spec"]["kafka"]
+    clients = lag.KafkaClients()
+    config = lag.admin_config(kafka, {})
     state = lag.observe(
-        lag.AdminClients().get(lag.admin_config(kafka, {})), kafka, sink.effective_group_id, 10
+        clients.admin(config), clients.offset_reader(config, sink.effective_group_id), kafka, timeout=10
     )
+    clients.close()
     assert dict(state.lag_by_topic) == {matching: PARTITIONS * RECORDS}
     assert state.partitions == PARTITIONS
 
@@ -148,3 +154,37 @@ def test_operator_status_shows_true_lag_and_caps_replicas_at_partitions(
         group = f"olapsink-shop-{name}"
         _consume_and_commit_everything(kafka_broker, topic, group, PARTITIONS * RECORDS)
         eventually(lambda: status()["lag"]["total"] == 0, timeout=30)
+
+
+def test_operator_autoscales_on_lag_and_scales_down_once_caught_up(
+    kafka_broker: KafkaBroker, kube_api: KubeApi
+) -> None:
+    kafka_broker.require_real_kafka("end offsets must be exact to measure lag")
+    topic = _produced_topic(kafka_broker)
+    name = f"as-{uuid.uuid4().hex[:6]}"
+    body = _sink_body(kafka_broker, name, [topic], None)
+    # 750 records of lag at 400 per worker: 2 workers; no stabilisation delay for the test.
+    body["spec"]["autoscaling"] = {
+        "minReplicas": 1,
+        "maxReplicas": 10,
+        "lagPerReplica": 400,
+        "scaleDownStabilizationSeconds": 0,
+    }
+    kube_api.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "doris-cred", "namespace": "shop"},
+            "data": {"password": base64.b64encode(b"pw").decode()},
+        }
+    )
+    kube_api.create(body)
+
+    def deployment_replicas() -> int | None:
+        deployment = kube_api.get("apps/v1", "Deployment", "shop", f"{name}-doris-worker")
+        return deployment["spec"]["replicas"] if deployment else None
+
+    with running_operator(kube_api, {"OLAPSINK_KAFKA_TIMEOUT_SECONDS": "10"}):
+        eventually(lambda: deployment_replicas() == 2, timeout=30)
+        _consume_and_commit_everything(kafka_broker, topic, f"olapsink-shop-{name}", PARTITIONS * RECORDS)
+        eventually(lambda: deployment_replicas() == 1, timeout=30)

@@ -329,7 +329,7 @@ def test_required_fields_may_come_from_connector_config() -> None:
                 "doris.urls": "fe1",
                 "doris.database": "shop",
                 "buffer.flush.time": 60,
-                "enable.delete": True,
+                "enable.delete": "true",
             }
         },
     }

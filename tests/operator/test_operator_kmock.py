@@ -230,3 +230,29 @@ def test_deleted_sink_leaves_only_owned_children_and_no_finalizer(kube_api: Kube
         child = kube_api.get(api_version, kind, "shop", name)
         assert child is not None
         assert [o["uid"] for o in child["metadata"]["ownerReferences"]] == [sink["metadata"]["uid"]]
+
+
+def test_deleted_deployment_is_recreated(kube_api: KubeApi, operator: Any) -> None:
+    _doris_sink(kube_api)
+    eventually(lambda: _deployment(kube_api))
+    kube_api.delete("apps/v1", "Deployment", "shop", "orders-doris-worker")
+    eventually(lambda: _deployment(kube_api) is None, timeout=5)
+    recreated = eventually(lambda: _deployment(kube_api))
+    assert recreated["spec"]["replicas"] == 2
+
+
+def test_object_of_the_same_name_not_owned_by_the_sink_is_left_alone(
+    kube_api: KubeApi, operator: Any
+) -> None:
+    foreign = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "orders-doris-config", "namespace": "shop"},
+        "data": {"keep": "me"},
+    }
+    kube_api.create(foreign)
+    _doris_sink(kube_api)
+    ready = eventually(lambda: _condition(kube_api, "Ready"))
+    assert (ready["status"], ready["reason"]) == ("False", "NameConflict")
+    config = kube_api.get("v1", "ConfigMap", "shop", "orders-doris-config")
+    assert config is not None and config["data"] == {"keep": "me"}
