@@ -2,12 +2,14 @@
 of classified replies into results or errors. HTTP details (pooling, redirects, failover) are in
 ``transport.py``.
 
-Large bodies are not sent to the FE at all. The FE answers 307 before reading the body (that is what
-``Expect: 100-continue`` is for), and httpx cannot do the 100-continue handshake: a 100 MB body pushed
-at an FE that already answered and closed the connection dies with a reset and the answer is lost. So a
-load through the FE first asks where to go with an empty, label-less PUT, then sends the body straight
-to the BE the FE named. An FE that answers such a probe with a load reply (it is in fact a BE, or a
-proxy to one) is used as the target itself; the empty probe carried no label, so it loaded nothing.
+Bodies are not sent to the FE at all. The FE answers 307 before reading the body (that is what
+``Expect: 100-continue`` is for), and httpx cannot do the 100-continue handshake, so it pushes the whole
+body at the FE regardless. Tried here: if the FE closes the connection, httpx still reads the early 307;
+if it keeps the connection open without reading, a 100 MB PUT ends in a write timeout and the 307 is
+lost; either way the body would cross the network twice. So a load through the FE first asks where to
+go with an empty, label-less PUT, then sends the body straight to the BE the FE named. An FE that
+answers such a probe with a load reply (it is in fact a BE, or a proxy to one) is used as the target
+itself; the empty probe carried no label, so it loaded nothing.
 
 Thread-safe: the engine may run loads of different tables at the same time from a few threads.
 """
