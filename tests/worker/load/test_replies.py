@@ -260,3 +260,13 @@ def test_transaction_api_classification(http_status: int, body: bytes, expected:
 def test_plain_load_never_takes_ok_as_success() -> None:
     # "OK" is the transaction API's word; a plain Stream Load saying it is not a reply we understand
     assert classify_reply(200, b'{"Status":"OK"}', "lbl").outcome is Outcome.RETRYABLE
+
+
+def test_filtered_rows_without_a_known_message_are_rejected_rows() -> None:
+    body = doris_reply("Fail", "[INTERNAL_ERROR]something", NumberFilteredRows=1, ErrorURL="http://be/e")
+    assert classify_reply(200, body, "lbl").outcome is Outcome.REJECTED
+
+
+def test_transient_failure_wins_over_incidental_filtered_rows() -> None:
+    body = doris_reply("Fail", "[E-235]too many versions", NumberFilteredRows=1, ErrorURL="http://be/e")
+    assert classify_reply(200, body, "lbl").outcome is Outcome.RETRYABLE

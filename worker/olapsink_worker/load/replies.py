@@ -123,12 +123,14 @@ def _result_from(body: Mapping[str, Any], label: str, status: str, *, duplicate:
 
 
 def _classify_failure(message: str, result: LoadResult) -> tuple[Outcome, str]:
-    if _REJECTED_PATTERNS.search(message) or (result.filtered_rows > 0 and result.error_url):
+    if _REJECTED_PATTERNS.search(message):
         return Outcome.REJECTED, f"the database rejected rows: {message}"
     if _TRANSIENT_PATTERNS.search(message):
         return Outcome.RETRYABLE, f"transient load failure: {message}"
     if _FATAL_PATTERNS.search(message):
         return Outcome.FATAL, message
+    if result.filtered_rows > 0 and result.error_url:
+        return Outcome.REJECTED, f"the database rejected rows: {message}"
     # Unknown failures are retried; the retry budget bounds them and then the sink stops.
     return Outcome.RETRYABLE, f"load failed: {message or 'no message'}"
 
