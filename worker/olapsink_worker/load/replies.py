@@ -78,6 +78,11 @@ _REJECTED_PATTERNS = re.compile(
     r"too many filtered rows|data quality|unqualified data|filtered rows",
     re.IGNORECASE,
 )
+# Bad request values: fatal even when they mention a word of the transient list ("Invalid timeout format").
+_BAD_VALUE_PATTERNS = re.compile(
+    r"invalid \w+ format|must be bool|label format error|there is no 100-continue header",
+    re.IGNORECASE,
+)
 # Messages known to be transient even though they look like errors; checked before the fatal list.
 _TRANSIENT_PATTERNS = re.compile(
     r"too many versions|-235|current running txns|blocked on schema change|timeout|timed out"
@@ -125,6 +130,8 @@ def _result_from(body: Mapping[str, Any], label: str, status: str, *, duplicate:
 def _classify_failure(message: str, result: LoadResult) -> tuple[Outcome, str]:
     if _REJECTED_PATTERNS.search(message):
         return Outcome.REJECTED, f"the database rejected rows: {message}"
+    if _BAD_VALUE_PATTERNS.search(message):
+        return Outcome.FATAL, f"{message}; check spec.load.properties"
     if _TRANSIENT_PATTERNS.search(message):
         return Outcome.RETRYABLE, f"transient load failure: {message}"
     if _FATAL_PATTERNS.search(message):
