@@ -114,6 +114,12 @@ CASES = [
         Outcome.FATAL,
     ),
     (
+        "bad-timeout-header",
+        200,
+        doris_reply("Fail", "[INVALID_ARGUMENT]Invalid timeout format"),
+        Outcome.FATAL,
+    ),
+    (
         "too-many-versions",
         200,
         doris_reply("Fail", "[E-235]too many versions, versions=2001"),
