@@ -18,6 +18,7 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
@@ -72,8 +73,13 @@ func main() {
 		if err != nil {
 			panic(err)
 		}
+		// Decode like the API server: JSON with integers kept as int64 (CEL tells int from double).
+		jsonData, err := yaml.YAMLToJSON(data)
+		if err != nil {
+			panic(err)
+		}
 		var obj map[string]interface{}
-		if err := yaml.Unmarshal(data, &obj); err != nil {
+		if err := utiljson.Unmarshal(jsonData, &obj); err != nil {
 			panic(err)
 		}
 		kind, _ := obj["kind"].(string)
