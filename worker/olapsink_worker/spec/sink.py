@@ -84,7 +84,8 @@ class SinkSpecBase(SpecModel):
     autoscaling: AutoscalingSpec | None = Field(default=None, description="Lag-based autoscaling; null: off.")
     connector_config: dict[str, str] = Field(
         default_factory=dict,
-        description="Kafka Connect properties of the Doris or StarRocks connector, as their docs write them. "
+        description="Kafka Connect properties of the Doris or StarRocks connector, as their docs write them "
+        "(string values; quote true/false). "
         "Translated into the typed fields; a key that contradicts a typed field is an error.",
     )
 
