@@ -12,7 +12,7 @@ import datetime as dt
 import decimal
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,82 +44,130 @@ FAIL = _Fail()
 TOO_LONG = _TooLong()
 
 
+Converter = Callable[[Any], Any]
+
+
+def _guard(fn: Converter) -> Converter:
+    """None stays None; conversion errors are FAIL."""
+
+    def run(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return fn(value)
+        except (ValueError, ArithmeticError, TypeError):
+            return FAIL
+
+    return run
+
+
+def _to_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    return {"true": 1, "false": 0, "1": 1, "0": 0}.get(str(value).strip().lower(), FAIL)
+
+
+def _int_converter(low: int, high: int) -> Converter:
+    def to_int(value: Any) -> Any:
+        if isinstance(value, (bool, float)):
+            return FAIL
+        number = value if isinstance(value, int) else int(str(value).strip())
+        # Out-of-range numbers become NULL whatever strict_mode says (doris.md §8.7).
+        return number if low <= number <= high else None
+
+    return to_int
+
+
+def _to_float(value: Any) -> Any:
+    return FAIL if isinstance(value, bool) else float(value)
+
+
+def _decimal_converter(precision: int | None, scale: int) -> Converter:
+    quantum = decimal.Decimal(1).scaleb(-scale)
+
+    def to_decimal(value: Any) -> Any:
+        if isinstance(value, bool):
+            return FAIL
+        exact = decimal.Decimal(str(value).strip())
+        if not exact.is_finite():
+            return FAIL
+        exact = exact.quantize(quantum, rounding=decimal.ROUND_HALF_UP)
+        int_digits = len(str(abs(exact)).split(".")[0].lstrip("0"))
+        return None if precision is not None and int_digits > precision - scale else exact
+
+    return to_decimal
+
+
+def _text_converter(max_bytes: int | None) -> Converter:
+    def to_text(value: Any) -> Any:
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            text = str(value)
+        else:
+            text = json.dumps(value, separators=(",", ":"))
+        # Doris and StarRocks count VARCHAR length in bytes.
+        if max_bytes is not None and len(text) * 4 > max_bytes and len(text.encode()) > max_bytes:
+            return TOO_LONG
+        return text
+
+    return to_text
+
+
+def _to_date(value: Any) -> Any:
+    if not isinstance(value, str):
+        return FAIL
+    m = _DATE_RE.match(value.strip()) or _DATETIME_RE.match(value.strip())
+    return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else FAIL
+
+
+def _to_datetime(value: Any) -> Any:
+    if not isinstance(value, str):
+        return FAIL
+    text = value.strip()
+    m = _DATETIME_RE.match(text)
+    if m:
+        micro = int((m.group(7) or ".0")[1:].ljust(6, "0"))
+        y, mo, d, h, mi, sec = (int(m.group(i)) for i in range(1, 7))
+        return dt.datetime(y, mo, d, h, mi, sec, micro)
+    m = _DATE_RE.match(text)
+    return dt.datetime(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else FAIL
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, str):
+        json.loads(value)
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
+def converter_for(column: Any) -> Converter:
+    """The function turning a source value into the column's Python value, FAIL or TOO_LONG."""
+    t = column.data_type
+    if column.is_bool:
+        return _guard(_to_bool)
+    if t in _INT_RANGES:
+        return _guard(_int_converter(*_INT_RANGES[t]))
+    if t in ("float", "double"):
+        return _guard(_to_float)
+    if t == "decimal":
+        return _guard(_decimal_converter(column.precision, column.scale or 0))
+    if t in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext"):
+        return _guard(_text_converter(column.char_length if t in ("char", "varchar") else None))
+    if t == "date":
+        return _guard(_to_date)
+    if t in ("datetime", "timestamp"):
+        return _guard(_to_datetime)
+    if t == "json":
+        return _guard(_to_json)
+    return lambda value: value
+
+
 def convert(value: Any, column: Any) -> Any:
     """A source value as the column's Python value, or FAIL / TOO_LONG; None stays None."""
-    if value is None:
-        return None
-    t = column.data_type
-    try:
-        if column.is_bool:
-            if isinstance(value, bool):
-                return int(value)
-            text = str(value).strip().lower()
-            return {"true": 1, "false": 0, "1": 1, "0": 0}.get(text, FAIL)
-        if t in _INT_RANGES:
-            if isinstance(value, (bool, float)):
-                return FAIL
-            number = int(value) if isinstance(value, int) else int(str(value).strip())
-            low, high = _INT_RANGES[t]
-            # Out-of-range numbers become NULL whatever strict_mode says (doris.md §8.7).
-            return number if low <= number <= high else None
-        if t in ("float", "double"):
-            if isinstance(value, bool):
-                return FAIL
-            return float(value)
-        if t == "decimal":
-            if isinstance(value, bool):
-                return FAIL
-            exact = decimal.Decimal(str(value).strip())
-            if not exact.is_finite():
-                return FAIL
-            scale = column.scale or 0
-            exact = exact.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP)
-            int_digits = len(str(abs(exact)).split(".")[0].lstrip("0"))
-            if column.precision is not None and int_digits > column.precision - scale:
-                return None
-            return exact
-        if t in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext"):
-            text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-            if isinstance(value, bool):
-                text = "true" if value else "false"
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                text = str(value)
-            # Doris and StarRocks count VARCHAR length in bytes.
-            if (
-                column.char_length is not None
-                and t in ("char", "varchar")
-                and len(text.encode()) > column.char_length
-            ):
-                return TOO_LONG
-            return text
-        if t == "date":
-            if not isinstance(value, str):
-                return FAIL
-            m = _DATE_RE.match(value.strip()) or _DATETIME_RE.match(value.strip())
-            if not m:
-                return FAIL
-            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        if t in ("datetime", "timestamp"):
-            if not isinstance(value, str):
-                return FAIL
-            text = value.strip()
-            m = _DATETIME_RE.match(text)
-            if m:
-                micro = int((m.group(7) or ".0")[1:].ljust(6, "0"))
-                y, mo, d, h, mi, sec = (int(m.group(i)) for i in range(1, 7))
-                return dt.datetime(y, mo, d, h, mi, sec, micro)
-            m = _DATE_RE.match(text)
-            if m:
-                return dt.datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-            return FAIL
-        if t == "json":
-            if isinstance(value, str):
-                json.loads(value)
-                return value
-            return json.dumps(value, separators=(",", ":"))
-    except (ValueError, ArithmeticError, TypeError):
-        return FAIL
-    return value
+    return converter_for(column)(value)
 
 
 @dataclass
@@ -258,6 +306,7 @@ def build_plan(
     positional = source_names(schema, opts) if opts.jsonpaths is not None else None
     condition_col = schema.sequence_col if dialect.flavor is Flavor.DORIS else opts.merge_condition
     op_target = DELETE_SIGN if dialect.flavor is Flavor.DORIS else OP_COLUMN
+    converter = _RowConverter(schema, opts, listed)
     for record in records:
         if record.fields is None:
             plan.filtered.append((record.error or "malformed record", record.raw))
@@ -284,7 +333,7 @@ def build_plan(
                     continue
                 delete = verdict
         values.pop(op_target, None)
-        row, reason = _convert_row(values, schema, opts, delete, listed)
+        row, reason = converter.row(values, delete)
         if reason is not None:
             plan.filtered.append((reason, record.raw))
             continue
@@ -297,41 +346,60 @@ def build_plan(
     return plan
 
 
-def _convert_row(
-    values: dict[str, Any], schema: TableSchema, opts: LoadOptions, delete: bool, listed: set[str]
-) -> tuple[dict[str, Any], str | None]:
-    if delete:
-        wanted = list(schema.key) + ([schema.sequence_col] if schema.sequence_col else [])
-    elif opts.partial_update:
-        wanted = [c.name for c in schema.columns if c.name in listed]
-    elif opts.columns is not None:
-        # Columns missing from the header take their default: leave them out of the INSERT.
-        wanted = [c.name for c in schema.columns if c.name in listed]
-    else:
-        wanted = [c.name for c in schema.columns]
-    row: dict[str, Any] = {}
-    for name in wanted:
-        column = schema.by_name[name]
-        raw = values.get(name)
-        value = convert(raw, column)
-        if value is TOO_LONG:
-            return row, f"the length of input is too long than schema. column_name: {name}; input: {raw!r}"
-        if value is FAIL:
-            if opts.strict_mode:
+class _RowConverter:
+    """Per-load conversion of mapped values into a table row, with the columns worked out once."""
+
+    def __init__(self, schema: TableSchema, opts: LoadOptions, listed: set[str]) -> None:
+        self.strict = opts.strict_mode
+        self.partial = opts.partial_update
+
+        def plan(names: list[str]) -> list[tuple[str, Converter, bool]]:
+            return [
+                (n, converter_for(schema.by_name[n]), not schema.by_name[n].nullable or n in schema.key)
+                for n in names
+            ]
+
+        self.delete_columns = plan(list(schema.key) + ([schema.sequence_col] if schema.sequence_col else []))
+        if opts.partial_update or opts.columns is not None:
+            self.columns = plan([c.name for c in schema.columns if c.name in listed])
+        else:
+            self.columns = plan([c.name for c in schema.columns])
+        self.missing_error: str | None = None
+        self.missing_null: list[str] = []
+        if not opts.partial_update:
+            unlisted = [c for c in schema.columns if c.name not in {n for n, _, _ in self.columns}]
+            if opts.columns is None:
+                self.missing_null = [c.name for c in unlisted]  # a key missing from the JSON object is NULL
+            else:
+                lacking = [c.name for c in unlisted if not c.has_default]
+                if lacking:
+                    self.missing_error = (
+                        f"column({lacking[0]}) is not in the columns header and has no default value"
+                    )
+
+    def row(self, values: dict[str, Any], delete: bool) -> tuple[dict[str, Any], str | None]:
+        row: dict[str, Any] = {}
+        for name, conv, required in self.delete_columns if delete else self.columns:
+            raw = values.get(name)
+            value = conv(raw)
+            if value is TOO_LONG:
                 return (
                     row,
-                    f"column({name}) value is incorrect while strict mode is true, src value is {raw!r}",
+                    f"the length of input is too long than schema. column_name: {name}; input: {raw!r}",
                 )
-            value = None
-        if value is None and (not column.nullable or name in schema.key):
-            return row, f"column({name}) values is null while columns is not nullable"
-        row[name] = value
-    if not delete and not opts.partial_update:
-        for column in schema.columns:
-            if column.name in row:
-                continue
-            if opts.columns is None:
-                row[column.name] = None  # a key missing from the JSON object is NULL
-            elif not column.has_default:
-                return row, f"column({column.name}) is not in the columns header and has no default value"
-    return row, None
+            if value is FAIL:
+                if self.strict:
+                    return (
+                        row,
+                        f"column({name}) value is incorrect while strict mode is true, src value is {raw!r}",
+                    )
+                value = None
+            if value is None and required:
+                return row, f"column({name}) values is null while columns is not nullable"
+            row[name] = value
+        if not delete:
+            if self.missing_error:
+                return row, self.missing_error
+            for name in self.missing_null:
+                row[name] = None
+        return row, None
