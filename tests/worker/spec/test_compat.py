@@ -230,3 +230,12 @@ def test_tasks_max_gives_way_to_a_scaled_replica_count(doris_doc: dict[str, Any]
     assert parse_manifest(with_config(doris_doc, {"tasks.max": "4"})).spec.replicas == 4
     doris_doc["spec"]["replicas"] = 2  # e.g. written by kubectl scale
     assert parse_manifest(doris_doc).spec.replicas == 2
+
+
+def test_schemas_enable_alone_means_the_worker_json_converter(starrocks_doc: dict[str, Any]) -> None:
+    config = {"value.converter.schemas.enable": "true"}
+    assert (
+        parse_manifest(with_config(starrocks_doc, config)).spec.converter.value_format == "json_with_schema"
+    )
+    translation = translate("starrocks", config)
+    assert any("worker's JsonConverter" in note for note in translation.notes)

@@ -643,13 +643,13 @@ def _converters(b: _Builder, props: dict[str, str]) -> None:
         registry_key = f"{class_key}.schema.registry.url"
         if registry_key in props:
             registry_urls[registry_key] = _text(props[registry_key])
-        if class_key not in props:
-            for suffix in (".schemas.enable", ".schema.registry.url"):
-                if class_key + suffix in props and class_key + suffix != registry_key:
-                    b.note(class_key + suffix, f"ignored: no {class_key} is set")
-            continue
-        converter = props[class_key].strip()
         schemas_key = f"{class_key}.schemas.enable"
+        if class_key not in props and schemas_key not in props:
+            continue
+        if class_key not in props:
+            # Kafka's shipped worker configs use JsonConverter; schemas.enable alone only makes sense for it.
+            b.note(schemas_key, f"no {class_key}: read as the worker's JsonConverter")
+        converter = props.get(class_key, JSON_CONVERTER).strip()
         path = ("converter", f"{side}Format")
         if converter == JSON_CONVERTER:
             # Kafka's JsonConverter default is schemas.enable=true: records must be {"schema", "payload"}.

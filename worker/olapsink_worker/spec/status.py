@@ -41,6 +41,7 @@ class SinkStatus(StatusModel):
     state: str | None = Field(default=None, description="Running, Paused, Degraded, Failed...")
     replicas: int | None = Field(default=None, description="Worker pods (scale subresource).")
     ready_replicas: int | None = Field(default=None, description="Ready worker pods.")
+    desired_replicas: int | None = Field(default=None, description="Replicas the autoscaler asks for.")
     selector: str | None = Field(default=None, description="Label selector of the pods (scale subresource).")
     partitions: int | None = Field(default=None, description="Partitions assigned to the consumer group.")
     lag: LagStatus | None = Field(default=None, description="Consumer lag.")
