@@ -159,3 +159,51 @@ def test_stats_count_loads_rows_and_bytes(any_emulator: EmulatorHandle) -> None:
     assert after["loads"].get("Fail", 0) - before["loads"].get("Fail", 0) == 1
     assert after["rows"] - before["rows"] == 2
     assert after["bytes"] - before["bytes"] == len('{"id": 1}\n{"id": 2}')
+
+
+def sr_txn(e: EmulatorHandle, op: str, db: str, label: str, body: bytes = b"") -> httpx.Response:
+    headers = {"db": db, "table": "t", "label": label, "format": "json"}
+    return send(
+        e, "PUT" if op == "load" else "POST", f"/api/transaction/{op}", body, headers, expect=op == "load"
+    )
+
+
+def test_starrocks_commit_publish_timeout_leaves_the_label_committed(
+    starrocks_emulator: EmulatorHandle,
+) -> None:
+    e = starrocks_emulator
+    db = setup(e)
+    sr_txn(e, "begin", db, "-pt")
+    sr_txn(e, "load", db, "-pt", b'{"id": 1}')
+    sr_txn(e, "prepare", db, "-pt")
+    e.inject_fault("publish_timeout", op="commit")
+
+    reply = sr_txn(e, "commit", db, "-pt").json()
+
+    assert reply["Status"] == "PUBLISH_TIMEOUT"
+    state = httpx.get(
+        f"{e.fe_url}/api/{db}/get_load_state", params={"label": "-pt"}, auth=(e.user, e.password)
+    )
+    assert state.json()["state"] == "COMMITTED"
+    assert count(e, db) == 1
+
+
+def test_starrocks_5xx_on_a_load_keeps_the_transaction_open(starrocks_emulator: EmulatorHandle) -> None:
+    e = starrocks_emulator
+    db = setup(e)
+    sr_txn(e, "begin", db, "-h5")
+    e.inject_fault("http_502", op="load")
+    assert sr_txn(e, "load", db, "-h5", b'{"id": 1}').status_code == 502
+    assert sr_txn(e, "load", db, "-h5", b'{"id": 2}').json()["Status"] == "OK"
+    sr_txn(e, "prepare", db, "-h5")
+    assert sr_txn(e, "commit", db, "-h5").json()["Status"] == "OK"
+    assert e.query(f"SELECT id FROM `{db}`.t") == [(2,)]
+
+
+def test_be_unreachable_on_a_transaction_begin(starrocks_emulator: EmulatorHandle) -> None:
+    e = starrocks_emulator
+    db = setup(e)
+    e.inject_fault("be_unreachable", op="begin")
+    with pytest.raises(httpx.ConnectError):
+        sr_txn(e, "begin", db, "-ur")
+    assert sr_txn(e, "begin", db, "-ur").json()["Status"] == "OK"
