@@ -170,11 +170,29 @@ def ids(emulator: Any, db: str, table: str) -> list[int]:
 
 
 def committed(broker: Any, group: str, topic: str, partitions: int) -> list[int]:
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     c = Consumer(broker.client_config(**{"group.id": group, "enable.auto.commit": False}))
     try:
         tps = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
         return [tp.offset for tp in tps]
+    except KafkaException:  # e.g. NOT_COORDINATOR while the group coordinator moves: ask again later
+        return []
     finally:
         c.close()
+
+
+def produce_spread(broker: Any, topic: str, values_by_partition: dict[int, list[bytes]]) -> None:
+    """Produce to many partitions with one producer (the fixture's helper makes one per call)."""
+    from confluent_kafka import Producer
+
+    producer = Producer(broker.client_config(**{"linger.ms": 5, "batch.size": 1_000_000}))
+    for partition, values in values_by_partition.items():
+        for value in values:
+            while True:
+                try:
+                    producer.produce(topic, value=value, partition=partition)
+                    break
+                except BufferError:
+                    producer.poll(0.1)
+    assert producer.flush(60) == 0

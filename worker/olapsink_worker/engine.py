@@ -33,7 +33,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from olapsink_worker.buffer import Batch, BatchKey, Buffers, FlushPolicy, TopicPartition
+from olapsink_worker.buffer import ROW_OVERHEAD, Batch, BatchKey, Buffers, FlushPolicy, TopicPartition
 from olapsink_worker.deadletter import DeadLetterQueue, DeadRecord
 from olapsink_worker.decode import Decoder
 from olapsink_worker.errors import ConfigError, FatalSinkError, RecordError
@@ -130,6 +130,9 @@ class Engine:
         self.fatal: BaseException | None = None
         self._closing = False
         self._hi_offsets: dict[TopicPartition, int] = {}
+        # Memory per buffered record, learnt as records arrive; starts high so that the first consume
+        # cannot overshoot a small budget before anything is known.
+        self._avg_record = 4096.0
         self.metrics.memory_budget_bytes.set(self.budget)
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -161,7 +164,7 @@ class Engine:
         """One turn of the loop (public for tests)."""
         self.health.beat()
         self.metrics.loop_heartbeat.set(time.time())
-        messages = self.consumer.consume(self.options.consume_batch, self._poll_timeout())
+        messages = self.consumer.consume(self._consume_size(), self._poll_timeout())
         if messages:
             try:
                 self._ingest(messages)
@@ -174,6 +177,13 @@ class Engine:
         self._apply_budget()
         self._launch()
         self._commit(force=False)
+
+    def _consume_size(self) -> int:
+        """Fewer records per consume() when the budget is nearly used, so that one consume batch cannot
+        overshoot it by much (a 10,000-record batch of 1 KB values is 10 MB)."""
+        free = self.budget - self.memory_in_use()
+        fits = int(free // max(1.0, self._avg_record))
+        return max(100, min(self.options.consume_batch, fits))
 
     def _poll_timeout(self) -> float:
         if self._inflight or self._to_submit:
@@ -215,12 +225,16 @@ class Engine:
         values = [m.value() for m in run]
         self.metrics.records_consumed.labels(topic).inc(len(run))
         if self.decoder.passthrough and not self.router.by_field and None not in values:
-            self.metrics.bytes_consumed.labels(topic).inc(sum(map(len, values)))
+            nbytes = sum(map(len, values))
+            self.metrics.bytes_consumed.labels(topic).inc(nbytes)
+            self._avg_record = 0.8 * self._avg_record + 0.2 * (nbytes / len(values) + ROW_OVERHEAD)
             key = BatchKey(topic, partition, self.router.table_for_topic(topic))
             self._to_submit.extend(self.buffers.add(key, values, lambda i: run[i].offset()))
             self.tracker.consumed(tp, run[-1].offset())
             return
-        self.metrics.bytes_consumed.labels(topic).inc(sum(len(v) for v in values if v is not None))
+        nbytes = sum(len(v) for v in values if v is not None)
+        self.metrics.bytes_consumed.labels(topic).inc(nbytes)
+        self._avg_record = 0.8 * self._avg_record + 0.2 * (nbytes / len(values) + ROW_OVERHEAD)
         by_table: dict[TableRef, tuple[list[bytes], list[int]]] = {}
         default_table = self.router.table_for_topic(topic)
         for m, value in zip(run, values, strict=True):
