@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 from olapsink_worker.errors import ConfigError
-from olapsink_worker.spec import DorisSink, StarRocksSink, parse_manifest
+from olapsink_worker.spec import (
+    LABEL_PATTERNS,
+    DorisSink,
+    StarRocksSink,
+    default_label_prefix,
+    parse_manifest,
+)
 from olapsink_worker.tables import TableRef
 
 
@@ -66,6 +72,8 @@ def test_label_prefix_default_is_label_safe(doris_doc: dict[str, Any]) -> None:
     doris_doc["metadata"]["name"] = "x" * 200
     prefix = parse_manifest(doris_doc).effective_label_prefix
     assert len(prefix) == 64 and prefix.startswith("shop_xxx")
+    odd = default_label_prefix("team.a", "sink.v2.x")
+    assert all(LABEL_PATTERNS[flavor].match(odd) for flavor in ("doris", "starrocks"))
 
 
 def test_every_problem_is_reported_with_its_path(doris_doc: dict[str, Any]) -> None:
