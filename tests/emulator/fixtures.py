@@ -34,7 +34,7 @@ def _start(flavor: str, mariadb: Any, count_only: bool = False) -> EmulatorHandl
 
 
 def _fresh(handle: EmulatorHandle) -> EmulatorHandle:
-    handle.clear_faults()
+    handle.reset()
     for index in range(len(handle.emulator.fes)):
         handle.start_fe(index)
     return handle

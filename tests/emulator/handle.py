@@ -125,6 +125,17 @@ class EmulatorHandle:
     def clear_faults(self) -> None:
         self.emulator.faults.clear()
 
+    def configure(self, **settings: float) -> None:
+        """Change label_keep_seconds, precommit_timeout, prepared_timeout, group_commit_interval or
+        publish_delay (seconds) until the next reset; the fixtures reset before every test."""
+        r = httpx.post(f"{self.be_url}/_emulator/config", json=settings)
+        if r.status_code != 200:
+            raise ValueError(r.json()["error"])
+
+    def reset(self) -> None:
+        """Clear faults and restore the start-up settings."""
+        httpx.post(f"{self.be_url}/_emulator/reset").raise_for_status()
+
     def stats(self) -> dict[str, Any]:
         return self.emulator.stats()
 

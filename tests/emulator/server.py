@@ -84,6 +84,8 @@ class Emulator:
             else self.dialect.label_keep_seconds
         )
         self.registry = Registry(keep, config.precommit_timeout)
+        self._defaults = {name: getattr(config, name) for name in TUNABLE}
+        self._defaults["label_keep_seconds"] = keep
         self.faults = FaultBook()
         self.db: Database | None = None
         if not config.count_only:
@@ -148,6 +150,8 @@ class Emulator:
         app.router.add_get("/_emulator/stats", self.control_stats)
         app.router.add_post("/_emulator/clock", self.control_clock)
         app.router.add_get("/_emulator/txns", self.control_txns)
+        app.router.add_post("/_emulator/config", self.control_config)
+        app.router.add_post("/_emulator/reset", self.control_reset)
 
     def fe_app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 34)
@@ -161,6 +165,7 @@ class Emulator:
                 "PUT", "/api/{db}/{table}/_stream_load_2pc", self.fe_2pc, expect_handler=no_continue
             )
             app.router.add_get("/api/backends", self.fe_backends)
+            app.router.add_post("/api/query/default_cluster/{db}", self.fe_query)
         else:
             for method in ("POST", "PUT"):
                 app.router.add_route(
@@ -997,6 +1002,69 @@ class Emulator:
             "filtered_rows": s["filtered_rows"],
         }
 
+    def configure(self, settings: dict[str, Any]) -> None:
+        """Apply tunable settings; ValueError names the offending key."""
+        for name, value in settings.items():
+            if name not in TUNABLE:
+                raise ValueError(f"{name}: not a tunable setting; use one of {TUNABLE}")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name}: a number of seconds >= 0 is required, got {value!r}")
+        for name, value in settings.items():
+            setattr(self.config, name, float(value))
+            if name in ("label_keep_seconds", "precommit_timeout"):
+                setattr(self.registry, name, float(value))
+
+    async def control_config(self, request: web.Request) -> web.StreamResponse:
+        payload = await request.json()
+        try:
+            if not isinstance(payload, dict):
+                raise ValueError("the body must be a JSON object of settings")
+            self.configure(payload)
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, status=400)
+        return json_response({name: getattr(self.config, name) for name in TUNABLE})
+
+    async def control_reset(self, request: web.Request) -> web.StreamResponse:
+        """Clear faults and restore the start-up settings (labels, transactions and the clock stay)."""
+        self.faults.clear()
+        self.configure(dict(self._defaults))
+        return json_response({"ok": True})
+
+    # ----------------------------------------------------------------------------------- Doris SQL API
+
+    async def fe_query(self, request: web.Request) -> web.StreamResponse:
+        """`POST /api/query/default_cluster/{db}` {"stmt": ...}: the statement runs on MariaDB as it is."""
+        if not self._auth_ok(request):
+            return self._unauthorized()
+        db = request.match_info["db"]
+        try:
+            stmt = (await request.json())["stmt"]
+        except (ValueError, KeyError, TypeError):
+            return json_response(
+                {"msg": 'the body must be {"stmt": "<SQL>"}', "code": 1, "data": None, "count": 0}
+            )
+        assert self.db is not None
+
+        def run(conn: Any) -> tuple[list[Any] | None, list[Any]]:
+            conn.select_db(db)
+            with conn.cursor() as cur:
+                cur.execute(stmt)
+                return ([d[0] for d in cur.description] if cur.description else None), list(cur.fetchall())
+
+        try:
+            names, rows = await self.db.run(run)
+        except Exception as exc:
+            return json_response({"msg": str(exc), "code": 1, "data": None, "count": 0})
+        if names is None:
+            data: dict[str, Any] = {"type": "exec_status", "status": {}}
+        else:
+            data = {
+                "type": "result_set",
+                "meta": [{"name": n, "type": "STRING"} for n in names],
+                "data": [[None if v is None else str(v) for v in row] for row in rows],
+            }
+        return json_response({"msg": "success", "code": 0, "data": data, "count": 0})
+
     async def control_clock(self, request: web.Request) -> web.StreamResponse:
         payload = await request.json()
         advance = payload.get("advance") if isinstance(payload, dict) else None
@@ -1023,6 +1091,15 @@ class Emulator:
         ]
         return json_response({"txns": txns})
 
+
+# Settings a test may change at run time (POST /_emulator/config); /_emulator/reset restores them.
+TUNABLE = (
+    "label_keep_seconds",
+    "precommit_timeout",
+    "prepared_timeout",
+    "group_commit_interval",
+    "publish_delay",
+)
 
 # Headers that may differ between loads of one StarRocks transaction.
 _PER_REQUEST_HEADERS = {

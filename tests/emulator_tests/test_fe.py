@@ -124,3 +124,23 @@ def test_second_fe_serves_while_the_first_is_stopped(any_emulator: EmulatorHandl
         e.start_fe(0)
     assert stream_load(e, db, "t", '{"id": 6}', **headers)["Status"] == "Success"
     assert e.query(f"SELECT id FROM `{db}`.t ORDER BY id") == [(5,), (6,)]
+
+
+def test_doris_sql_api_runs_statements_on_the_database(doris_emulator: EmulatorHandle) -> None:
+    e = doris_emulator
+    db = e.create_database()
+    e.create_table(db, "t", "UNIQUE", {"id": "INT"})
+    url = f"{e.fe_url}/api/query/default_cluster/{db}"
+
+    alter = httpx.post(
+        url, json={"stmt": "ALTER TABLE t ADD COLUMN note VARCHAR(10)"}, auth=(e.user, e.password)
+    )
+    select = httpx.post(url, json={"stmt": "SELECT COUNT(*) AS n FROM t"}, auth=(e.user, e.password))
+    broken = httpx.post(url, json={"stmt": "SELECT nope FROM t"}, auth=(e.user, e.password))
+
+    assert alter.json()["code"] == 0 and alter.json()["data"]["type"] == "exec_status"
+    assert select.json()["data"]["data"] == [["0"]]
+    assert broken.json()["code"] != 0 and "nope" in broken.json()["msg"]
+    reply = stream_load(e, db, "t", '{"id": 1, "note": "added"}', format="json")
+    assert reply["Status"] == "Success"
+    assert e.query(f"SELECT id, note FROM `{db}`.t") == [(1, "added")]

@@ -249,3 +249,16 @@ def test_plain_json_lines_into_the_txn_api_with_many_rows(starrocks_emulator: Em
     sr_txn(e, "prepare", db, "-tx7")
     sr_txn(e, "commit", db, "-tx7")
     assert count(e, db) == 500
+
+
+def test_precommit_timeout_is_configurable_and_reset_per_test(doris_emulator: EmulatorHandle) -> None:
+    e = doris_emulator
+    db = table_with_rows(e)
+    e.configure(precommit_timeout=10)
+    stream_load(e, db, "t", '{"id": 1}', label="cfg", two_phase_commit="true", **DORIS_JSON)
+    e.advance_clock(11)
+    assert load_state(e, db, "cfg") == "ABORTED"
+    e.reset()
+    assert e.emulator.registry.precommit_timeout == 3600
+    with pytest.raises(ValueError, match="precommit_timeout"):
+        e.configure(precommit_timeout=-1)
