@@ -239,3 +239,8 @@ def test_schemas_enable_alone_means_the_worker_json_converter(starrocks_doc: dic
     )
     translation = translate("starrocks", config)
     assert any("worker's JsonConverter" in note for note in translation.notes)
+
+
+def test_boolean_values_must_be_quoted_like_the_crd_demands(doris_doc: dict[str, Any]) -> None:
+    problems = problems_of(with_config(doris_doc, {"enable.delete": True, "buffer.flush.time": 30}))
+    assert 'enable.delete as a quoted string ("true"/"false")' in problems["spec.connectorConfig"]

@@ -107,9 +107,16 @@ class SinkSpecBase(SpecModel):
     @field_validator("connector_config", mode="before")
     @classmethod
     def _stringify_values(cls, value: Any) -> Any:
-        # YAML turns `buffer.flush.time: 120` into an int; the connectors only ever see strings.
+        # YAML turns `buffer.flush.time: 120` into an int; the connectors only ever see strings. Booleans are
+        # refused as the CRD schema refuses them, so `olapsink validate` fails where kubectl apply would.
         if isinstance(value, dict):
-            return {k: _property_string(v) for k, v in value.items()}
+            booleans = [k for k, v in value.items() if isinstance(v, bool)]
+            if booleans:
+                raise ValueError(
+                    f'write {", ".join(booleans)} as a quoted string ("true"/"false"): '
+                    "the CRD accepts strings and numbers only"
+                )
+            return {k: str(v) if isinstance(v, int | float) else v for k, v in value.items()}
         return value
 
     @property
@@ -183,11 +190,3 @@ class StarRocksSinkSpec(SinkSpecBase):
         if self.schema_evolution == "basic" and self.starrocks.query_port is None:
             problems.append(("starrocks.queryPort", "schemaEvolution basic needs the query port"))
         return problems
-
-
-def _property_string(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
