@@ -114,7 +114,8 @@ class Emulator:
             await self._start_site(site, self.fe_app())
 
     async def _start_site(self, site: Site, app: web.Application) -> None:
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Bodies are decompressed by the load path (Content-Encoding and compress_type name one layer).
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, auto_decompress=False)
         await runner.setup()
         await web.TCPSite(runner, HOST, site.port, reuse_address=True).start()
         site.runner = runner

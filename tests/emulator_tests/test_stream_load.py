@@ -175,3 +175,20 @@ def test_jsonpaths_and_columns_map_fields(any_emulator: EmulatorHandle) -> None:
 
     assert reply["Status"] == "Success", reply
     assert e.query(f"SELECT id, city, tag FROM `{db}`.t") == [(7, "Oslo", "k")]
+
+
+def test_content_encoding_gzip_is_one_layer_with_compress_type(any_emulator: EmulatorHandle) -> None:
+    """The Doris connector sends compress_type: gz and Content-Encoding: gzip for one gzip layer."""
+    e = any_emulator
+    db = e.create_database()
+    e.create_table(db, "t", "DUPLICATE", {"id": "INT"})
+    body = gzip.compress(json_lines([{"id": 1}, {"id": 2}]).encode())
+    headers = {"Content-Encoding": "gzip", **json_headers(e)}
+    if e.flavor == "doris":
+        headers["compress_type"] = "gz"
+
+    reply = stream_load(e, db, "t", body, label="ce-1", **headers)
+
+    assert reply["Status"] == "Success", reply
+    assert reply["LoadBytes"] == len(body)
+    assert e.query(f"SELECT COUNT(*) FROM `{db}`.t") == [(2,)]
