@@ -262,3 +262,19 @@ def test_precommit_timeout_is_configurable_and_reset_per_test(doris_emulator: Em
     assert e.emulator.registry.precommit_timeout == 3600
     with pytest.raises(ValueError, match="precommit_timeout"):
         e.configure(precommit_timeout=-1)
+
+
+def test_doris_commit_by_label_and_abort_by_txn_id(doris_emulator: EmulatorHandle) -> None:
+    e = doris_emulator
+    db = table_with_rows(e)
+    stream_load(e, db, "t", '{"id": 1}', label="keep", two_phase_commit="true", **DORIS_JSON)
+    drop = stream_load(e, db, "t", '{"id": 2}', label="drop", two_phase_commit="true", **DORIS_JSON)["TxnId"]
+
+    committed = two_pc(e, db, label="keep", txn_operation="commit")
+    aborted = two_pc(e, db, txn_id=str(drop), txn_operation="abort")
+    again = two_pc(e, db, txn_id=str(drop), txn_operation="abort")
+
+    assert committed == {"status": "Success", "msg": "label [keep] commit successfully."}
+    assert aborted == {"status": "Success", "msg": f"transaction [{drop}] abort successfully."}
+    assert again["status"] != "Success" and "already aborted" in again["msg"]
+    assert e.query(f"SELECT id FROM `{db}`.t") == [(1,)]
