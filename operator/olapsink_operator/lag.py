@@ -14,6 +14,7 @@ subscribes does not join the group; it only asks the coordinator, and it handles
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -27,6 +28,8 @@ from olapsink_operator.status import KafkaState
 
 # librdkafka's "no committed offset" marker (OFFSET_INVALID).
 _NO_OFFSET = -1001
+# librdkafka writes to stderr unless given a logger; route its lines into the operator's logging.
+_librdkafka_log = logging.getLogger("olapsink_operator.librdkafka")
 _COORDINATOR_BUSY = {KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.NOT_COORDINATOR}
 _RETRY_PAUSE = 0.25
 # Client properties a user may need for the admin connection too (the rest are consumer tuning).
@@ -85,7 +88,8 @@ class KafkaClients:
         with self._lock:
             client = self._admins.get(key)
             if client is None:
-                client = self._admins[key] = AdminClient(dict(config))
+                settings: dict[str, Any] = {**config, "logger": _librdkafka_log}
+                client = self._admins[key] = AdminClient(settings)
             return client
 
     def offset_reader(self, config: Mapping[str, str], group_id: str) -> Consumer:
@@ -94,7 +98,7 @@ class KafkaClients:
             reader = self._readers.get(key)
             if reader is None:
                 reader = self._readers[key] = Consumer(
-                    {**config, "group.id": group_id, "enable.auto.commit": False}
+                    {**config, "group.id": group_id, "enable.auto.commit": False, "logger": _librdkafka_log}
                 )
             return reader
 

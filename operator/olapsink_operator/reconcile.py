@@ -206,9 +206,27 @@ def _now() -> str:
 
 
 def reconcile(ctx: Context, body: Mapping[str, Any], *, observe: bool = False) -> None:
+    """Bring one sink's children and status in line. ``observe``: read Kafka and probe the database
+    first (slow, outside the sink's lock, so handlers reacting to user changes never wait on Kafka)."""
     key = sink_key(body)
+    fresh = observe and _observe(ctx, key, body)
     with ctx.lock(key):
-        _reconcile(ctx, key, body, observe)
+        _reconcile(ctx, key, body, fresh)
+
+
+def _observe(ctx: Context, key: SinkKey, body: Mapping[str, Any]) -> bool:
+    """Refresh the Kafka/database observations; False when the spec or its Secrets are not usable yet."""
+    try:
+        sink = parse_manifest(dict(body))
+    except ConfigError:
+        return False
+    manifest = normalised_manifest(sink, body)
+    namespace = body["metadata"].get("namespace", "default")
+    values, missing = read_secrets(ctx.kube, namespace, find_secret_refs(manifest["spec"]))
+    if missing:
+        return False
+    observe_external(ctx, key, sink, manifest, values)
+    return True
 
 
 def _write_status(ctx: Context, body: Mapping[str, Any], obs: Observation) -> dict[str, Any]:
@@ -223,7 +241,7 @@ def _write_status(ctx: Context, body: Mapping[str, Any], obs: Observation) -> di
     return new
 
 
-def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], observe: bool) -> None:
+def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], fresh_lag: bool) -> None:
     meta = body["metadata"]
     namespace, name = meta.get("namespace", "default"), meta["name"]
     previous = body.get("status") or {}
@@ -256,14 +274,12 @@ def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], observe: boo
             post_event(ctx.kube, body, "Warning", "SecretNotFound", "missing: " + ", ".join(missing))
         return
 
-    if observe:
-        observe_external(ctx, key, sink, manifest, values)
     view = ctx.kafka.get(key, KafkaView())
 
     dep_name = labels.worker_name(name, flavor)
     existing = ctx.kube.get("apps/v1", "Deployment", namespace, dep_name)
     current = int((existing or {}).get("spec", {}).get("replicas") or 0)
-    requested = _requested_replicas(ctx, key, sink, current, observe)
+    requested = _requested_replicas(ctx, key, sink, current, fresh_lag)
     paused = sink.spec.state == "Paused"
     decision = decide_replicas(
         paused=paused, requested=requested, partitions=view.state.partitions if view.state else None
