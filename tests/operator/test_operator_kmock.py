@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ def _doris_sink(api: KubeApi) -> dict[str, Any]:
     body["spec"]["kafka"]["security"] = {"protocol": "PLAINTEXT"}
     body["spec"]["doris"]["feHosts"] = ["127.0.0.1"]
     body["spec"]["doris"]["httpPort"] = 1
-    api.create(_secret("doris-cred", "shop", {"password": "first"}))
+    api.create(_secret("doris-cred", "shop", {"password": "s3cr3t-one"}))
     return api.create(body)
 
 
@@ -120,12 +121,14 @@ def test_spec_change_updates_configmap_and_pod_template_hash(kube_api: KubeApi, 
     )
 
 
-def test_secret_change_changes_the_secrets_hash(kube_api: KubeApi, operator: Any) -> None:
+def test_secret_change_changes_the_secrets_hash_and_no_value_leaks(
+    kube_api: KubeApi, operator: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     _doris_sink(kube_api)
     before = eventually(lambda: _deployment(kube_api) and _template_annotations(kube_api))
-    kube_api.merge_patch(
-        "v1", "Secret", "shop", "doris-cred", {"data": {"password": base64.b64encode(b"2nd").decode()}}
-    )
+    rotated = {"data": {"password": base64.b64encode(b"rotated-pw").decode()}}
+    kube_api.merge_patch("v1", "Secret", "shop", "doris-cred", rotated)
     after = eventually(
         lambda: (
             (a := _template_annotations(kube_api))[labels.SECRETS_HASH_ANNOTATION]
@@ -134,8 +137,16 @@ def test_secret_change_changes_the_secrets_hash(kube_api: KubeApi, operator: Any
         )
     )
     assert after[labels.CONFIG_HASH_ANNOTATION] == before[labels.CONFIG_HASH_ANNOTATION]
-    # The value itself is nowhere the operator writes.
-    assert "2nd" not in str(_sink(kube_api).get("status")) and "2nd" not in str(kube_api.events("shop"))
+    # Neither value, plain or base64, is anywhere the operator writes or logs.
+    written = str(_sink(kube_api).get("status")) + str(kube_api.events("shop")) + str(_deployment(kube_api))
+    operator_logs = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith(("kopf", "olapsink_operator"))
+    )
+    assert "secret_changed" in operator_logs  # the capture saw the operator handle the rotation
+    for value in (b"s3cr3t-one", b"rotated-pw"):
+        for form in (value.decode(), base64.b64encode(value).decode()):
+            assert form not in written
+            assert form not in operator_logs
 
 
 def test_scale_changes_worker_replicas_and_posts_an_event(kube_api: KubeApi, operator: Any) -> None:
