@@ -1,0 +1,527 @@
+"""Schema evolution without a database: type mapping, the field/column diff, DDL text, and the evolver's
+decisions against a scripted connection (MariaDB runs: tests/integration/test_schema_evolution.py)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pymysql
+import pytest
+from olapsink_worker.errors import FatalSinkError
+from olapsink_worker.schema import (
+    SchemaEvolver,
+    UnmappableFieldError,
+    add_columns_sql,
+    column_type,
+    missing_fields,
+    row_fields,
+)
+from olapsink_worker.schema.evolver import classify
+from olapsink_worker.tables import TableRef
+
+DBZ = "io.debezium.time."
+CONNECT = "org.apache.kafka.connect.data."
+
+
+def f(name: str, kind: str, logical: str | None = None, **params: Any) -> dict[str, Any]:
+    field: dict[str, Any] = {"field": name, "type": kind, "optional": True}
+    if logical:
+        field["name"] = logical
+    if params:
+        field["parameters"] = {k.replace("__", ".").replace("_", "."): str(v) for k, v in params.items()}
+    return field
+
+
+def dbz_params(**params: Any) -> dict[str, str]:
+    return {f"__debezium.source.column.{k}": str(v) for k, v in params.items()}
+
+
+# (field schema, Doris type, StarRocks type, MariaDB type)
+TYPE_TABLE: list[tuple[dict[str, Any], str, str, str]] = [
+    ({"field": "a", "type": "int8"}, "TINYINT", "TINYINT", "TINYINT"),
+    ({"field": "a", "type": "int16"}, "SMALLINT", "SMALLINT", "SMALLINT"),
+    ({"field": "a", "type": "int32"}, "INT", "INT", "INT"),
+    ({"field": "a", "type": "int64"}, "BIGINT", "BIGINT", "BIGINT"),
+    ({"field": "a", "type": "float32"}, "FLOAT", "FLOAT", "FLOAT"),
+    ({"field": "a", "type": "float64"}, "DOUBLE", "DOUBLE", "DOUBLE"),
+    ({"field": "a", "type": "boolean"}, "BOOLEAN", "BOOLEAN", "BOOLEAN"),
+    ({"field": "a", "type": "string"}, "STRING", "STRING", "LONGTEXT"),
+    (
+        {"field": "a", "type": "string", "parameters": dbz_params(length=50)},
+        "VARCHAR(200)",
+        "VARCHAR(200)",
+        "VARCHAR(50)",
+    ),
+    (
+        {"field": "a", "type": "string", "parameters": dbz_params(length=20000)},
+        "STRING",
+        "VARCHAR(80000)",
+        "LONGTEXT",
+    ),
+    ({"field": "a", "type": "string", "name": "io.debezium.data.Json"}, "STRING", "STRING", "LONGTEXT"),
+    ({"field": "a", "type": "bytes"}, "STRING", "STRING", "LONGTEXT"),
+    ({"field": "a", "type": "bytes", "name": "io.debezium.data.Bits"}, "STRING", "STRING", "LONGTEXT"),
+    ({"field": "a", "type": "int32", "name": DBZ + "Date"}, "DATE", "DATE", "DATE"),
+    ({"field": "a", "type": "int32", "name": CONNECT + "Date"}, "DATE", "DATE", "DATE"),
+    ({"field": "a", "type": "int32", "name": DBZ + "Time"}, "VARCHAR(32)", "VARCHAR(32)", "VARCHAR(32)"),
+    ({"field": "a", "type": "int64", "name": DBZ + "MicroTime"}, "VARCHAR(32)", "VARCHAR(32)", "VARCHAR(32)"),
+    ({"field": "a", "type": "int64", "name": DBZ + "NanoTime"}, "VARCHAR(32)", "VARCHAR(32)", "VARCHAR(32)"),
+    (
+        {"field": "a", "type": "string", "name": DBZ + "ZonedTime"},
+        "VARCHAR(32)",
+        "VARCHAR(32)",
+        "VARCHAR(32)",
+    ),
+    ({"field": "a", "type": "int32", "name": CONNECT + "Time"}, "VARCHAR(32)", "VARCHAR(32)", "VARCHAR(32)"),
+    ({"field": "a", "type": "int64", "name": DBZ + "Timestamp"}, "DATETIME(3)", "DATETIME", "DATETIME(3)"),
+    (
+        {"field": "a", "type": "int64", "name": CONNECT + "Timestamp"},
+        "DATETIME(3)",
+        "DATETIME",
+        "DATETIME(3)",
+    ),
+    (
+        {"field": "a", "type": "int64", "name": DBZ + "MicroTimestamp"},
+        "DATETIME(6)",
+        "DATETIME",
+        "DATETIME(6)",
+    ),
+    (
+        {"field": "a", "type": "int64", "name": DBZ + "NanoTimestamp"},
+        "DATETIME(6)",
+        "DATETIME",
+        "DATETIME(6)",
+    ),
+    (
+        {"field": "a", "type": "string", "name": DBZ + "ZonedTimestamp"},
+        "DATETIME(6)",
+        "DATETIME",
+        "DATETIME(6)",
+    ),
+    (
+        {"field": "a", "type": "int64", "name": DBZ + "MicroTimestamp", "parameters": dbz_params(length=2)},
+        "DATETIME(2)",
+        "DATETIME",
+        "DATETIME(2)",
+    ),
+    (
+        {"field": "a", "type": "int64", "name": DBZ + "Timestamp", "parameters": dbz_params(scale=9)},
+        "DATETIME(6)",
+        "DATETIME",
+        "DATETIME(6)",
+    ),
+    (
+        {"field": "a", "type": "bytes", "name": CONNECT + "Decimal", "parameters": {"scale": "2"}},
+        "DECIMAL(38,2)",
+        "DECIMAL(38,2)",
+        "DECIMAL(38,2)",
+    ),
+    (
+        {
+            "field": "a",
+            "type": "bytes",
+            "name": CONNECT + "Decimal",
+            "parameters": {"scale": "2", "connect.decimal.precision": "10"},
+        },
+        "DECIMAL(10,2)",
+        "DECIMAL(10,2)",
+        "DECIMAL(10,2)",
+    ),
+    (
+        {
+            "field": "a",
+            "type": "bytes",
+            "name": CONNECT + "Decimal",
+            "parameters": {"scale": "0", "connect.decimal.precision": "50"},
+        },
+        "STRING",
+        "STRING",
+        "DECIMAL(50,0)",
+    ),
+    (
+        {"field": "a", "type": "struct", "name": "io.debezium.data.VariableScaleDecimal"},
+        "DOUBLE",
+        "DOUBLE",
+        "DOUBLE",
+    ),
+    (
+        {"field": "a", "type": "struct", "name": "io.debezium.data.geometry.Point"},
+        "STRING",
+        "STRING",
+        "LONGTEXT",
+    ),
+    ({"field": "a", "type": "array", "items": {"type": "int32"}}, "ARRAY<INT>", "ARRAY<INT>", "LONGTEXT"),
+    (
+        {"field": "a", "type": "array", "items": {"type": "int32", "name": DBZ + "Date"}},
+        "ARRAY<DATE>",
+        "ARRAY<DATE>",
+        "LONGTEXT",
+    ),
+    (
+        {"field": "a", "type": "map", "keys": {"type": "string"}, "values": {"type": "int32"}},
+        "JSON",
+        "JSON",
+        "JSON",
+    ),
+    ({"field": "a", "type": "struct", "fields": [{"field": "x", "type": "int32"}]}, "JSON", "JSON", "JSON"),
+]
+
+
+@pytest.mark.parametrize(("field", "doris", "starrocks", "mariadb"), TYPE_TABLE)
+def test_column_type_per_dialect(field: dict[str, Any], doris: str, starrocks: str, mariadb: str) -> None:
+    assert (column_type(field, "doris"), column_type(field, "starrocks"), column_type(field, "mariadb")) == (
+        doris,
+        starrocks,
+        mariadb,
+    )
+
+
+def test_unknown_type_names_the_field() -> None:
+    with pytest.raises(UnmappableFieldError, match=r"field 'weird' has Connect type 'int128'.*by hand"):
+        column_type({"field": "weird", "type": "int128"}, "doris")
+
+
+def test_row_fields_of_an_envelope_are_the_after_fields() -> None:
+    after = {"type": "struct", "field": "after", "fields": [{"field": "id", "type": "int32"}]}
+    envelope = {
+        "type": "struct",
+        "name": "srv.db.t.Envelope",
+        "fields": [{**after, "field": "before"}, after, {"field": "op", "type": "string"}],
+    }
+    assert [x["field"] for x in row_fields(envelope)] == ["id"]
+
+
+def test_row_fields_of_a_flat_struct_are_its_fields() -> None:
+    flat = {
+        "type": "struct",
+        "fields": [{"field": "id", "type": "int32"}, {"field": "after_x", "type": "string"}],
+    }
+    assert [x["field"] for x in row_fields(flat)] == ["id", "after_x"]
+
+
+def test_missing_fields_ignores_case_markers_and_case_duplicates() -> None:
+    fields = [
+        {"field": "ID", "type": "int32"},
+        {"field": "Score", "type": "int64"},
+        {"field": "score", "type": "int64"},
+        {"field": "__op", "type": "int32"},
+        {"field": "__DORIS_DELETE_SIGN__", "type": "int32"},
+        {"field": "note", "type": "string"},
+    ]
+    assert [x["field"] for x in missing_fields(fields, ["id", "name"])] == ["Score", "note"]
+
+
+def test_nothing_missing_when_every_field_has_a_column() -> None:
+    assert missing_fields([{"field": "Name", "type": "string"}], ["NAME", "id"]) == []
+
+
+def test_ddl_for_one_column_quotes_names_and_is_nullable() -> None:
+    sql = add_columns_sql(TableRef("my db", "t`x"), [{"field": "new col", "type": "int64"}], "doris")
+    assert sql == "ALTER TABLE `my db`.`t``x` ADD COLUMN `new col` BIGINT NULL"
+
+
+def test_ddl_for_several_columns_is_one_statement_with_comments() -> None:
+    fields = [
+        {"field": "a", "type": "int32", "doc": "it's a \\ test"},
+        {"field": "b", "type": "int64", "name": DBZ + "MicroTimestamp"},
+    ]
+    assert add_columns_sql(TableRef("db", "t"), fields, "starrocks") == (
+        "ALTER TABLE `db`.`t` ADD COLUMN (`a` INT NULL COMMENT 'it\\'s a \\\\ test', `b` DATETIME NULL)"
+    )
+
+
+# -- the evolver against a scripted connection --------------------------------------------------------
+
+
+class FakeServer:
+    """Tables and their columns, plus scripted failures for the next statements."""
+
+    def __init__(self, version: str = "5.7.99") -> None:
+        self.version = version
+        self.tables: dict[tuple[str, str], list[str]] = {}
+        self.statements: list[str] = []
+        self.fail_next: list[pymysql.err.MySQLError | OSError] = []
+        self.on_alter: Callable[[], None] | None = None
+        self.connects: list[tuple[str, int]] = []
+        self.down: set[str] = set()
+
+    def connect(self, host: str, port: int) -> FakeConnection:
+        self.connects.append((host, port))
+        if host in self.down:
+            raise pymysql.err.OperationalError(2003, f"Can't connect to MySQL server on '{host}'")
+        return FakeConnection(self)
+
+
+class FakeConnection:
+    def __init__(self, server: FakeServer) -> None:
+        self.server = server
+        self.result: list[tuple[Any, ...]] = []
+
+    def cursor(self) -> FakeConnection:
+        return self
+
+    def __enter__(self) -> FakeConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def execute(self, sql: str, args: Any = None) -> None:
+        server = self.server
+        server.statements.append(sql)
+        if server.fail_next:
+            raise server.fail_next.pop(0)
+        if sql == "SELECT VERSION()":
+            self.result = [(server.version,)]
+        elif sql.startswith("SELECT COLUMN_NAME"):
+            self.result = [(c,) for c in server.tables.get(tuple(args), [])]
+        elif sql.startswith("ALTER TABLE"):
+            if server.on_alter:
+                server.on_alter()
+            m = re.match(r"ALTER TABLE `(\w+)`\.`(\w+)` ADD COLUMN \(?(.*)", sql)
+            assert m, sql
+            cols = server.tables[(m.group(1), m.group(2))]
+            for name in re.findall(r"`(\w+)` [A-Z]", m.group(3)):
+                if name.lower() in (c.lower() for c in cols):
+                    raise pymysql.err.OperationalError(1060, f"Duplicate column name '{name}'")
+                cols.append(name)
+        else:
+            raise AssertionError(sql)
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.result[0] if self.result else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.result
+
+
+TABLE = TableRef("db", "t")
+SCORE = {"field": "score", "type": "int64"}
+ID = {"field": "id", "type": "int32"}
+
+
+def evolver(server: FakeServer, mode: str = "basic", hosts: tuple[str, ...] = ("fe1",)) -> SchemaEvolver:
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    return SchemaEvolver(
+        server.connect,
+        [(h, 9030) for h in hosts],
+        mode=mode,  # type: ignore[arg-type]
+        flavor="doris",
+        retry_for=10.0,
+        visible_within=5.0,
+        sleep=sleep,
+        clock=lambda: clock[0],
+    )
+
+
+def alters(server: FakeServer) -> list[str]:
+    return [s for s in server.statements if s.startswith("ALTER")]
+
+
+def test_known_columns_are_served_from_the_cache() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id", "name"]
+    ev = evolver(server)
+    assert ev.ensure(TABLE, [ID]) == []
+    reads = len(server.statements)
+    assert ev.ensure(TABLE, [ID, {"field": "NAME", "type": "string"}]) == []
+    assert len(server.statements) == reads
+
+
+def test_a_column_added_by_someone_else_is_found_by_re_reading() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    ev = evolver(server)
+    ev.ensure(TABLE, [ID])
+    server.tables[("db", "t")].append("score")
+    assert ev.ensure(TABLE, [ID, SCORE]) == []
+    assert alters(server) == []
+
+
+def test_basic_adds_the_missing_columns_in_one_statement() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    ev = evolver(server)
+    note = {"field": "note", "type": "string", "parameters": {"__debezium.source.column.length": "10"}}
+    assert ev.ensure(TABLE, [ID, SCORE, note]) == ["score", "note"]
+    assert alters(server) == [
+        "ALTER TABLE `db`.`t` ADD COLUMN (`score` BIGINT NULL, `note` VARCHAR(40) NULL)"
+    ]
+    assert server.tables[("db", "t")] == ["id", "score", "note"]
+    assert ev.ensure(TABLE, [ID, SCORE, note]) == []
+    assert len(alters(server)) == 1
+
+
+def test_none_stops_the_sink_naming_table_and_columns() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    ev = evolver(server, mode="none")
+    with pytest.raises(FatalSinkError) as info:
+        ev.ensure(TABLE, [ID, SCORE, {"field": "note", "type": "string"}])
+    message = str(info.value)
+    assert "table db.t has no column for field(s) score, note" in message
+    assert "spec.schemaEvolution: basic" in message
+    assert info.value.reason == "MissingColumns"
+    assert alters(server) == []
+
+
+def test_losing_a_race_on_the_same_column_is_success() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+
+    def racer_adds_it_first() -> None:
+        server.on_alter = None
+        server.tables[("db", "t")].append("SCORE")
+
+    server.on_alter = racer_adds_it_first
+    ev = evolver(server)
+    assert ev.ensure(TABLE, [ID, SCORE]) == []
+    assert server.tables[("db", "t")] == ["id", "SCORE"]
+
+
+def test_a_race_on_one_of_two_columns_adds_the_other_afterwards() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+
+    def racer_adds_score() -> None:
+        server.on_alter = None
+        server.tables[("db", "t")].append("score")
+
+    server.on_alter = racer_adds_score
+    ev = evolver(server)
+    assert ev.ensure(TABLE, [ID, SCORE, {"field": "note", "type": "string"}]) == ["note"]
+    assert alters(server)[-1] == "ALTER TABLE `db`.`t` ADD COLUMN `note` STRING NULL"
+
+
+def test_doris_duplicate_message_without_errno_counts_as_duplicate() -> None:
+    exc = pymysql.err.OperationalError(
+        1105, "errCode = 2, detailMessage = Can not add column which already exists in base table: score"
+    )
+    assert classify(exc) == "duplicate"
+
+
+def test_a_busy_table_is_waited_for() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    ev = evolver(server)
+    busy = pymysql.err.OperationalError(
+        1105, "errCode = 2, detailMessage = Table[t]'s state is not NORMAL. Do not allow doing ALTER ops"
+    )
+    refusals = [busy, busy]
+
+    def busy_twice() -> None:
+        if refusals:
+            raise refusals.pop()
+
+    server.on_alter = busy_twice
+    assert ev.ensure(TABLE, [ID, SCORE]) == ["score"]
+    assert len(alters(server)) == 3
+    assert "score" in server.tables[("db", "t")]
+
+
+def test_a_lost_connection_is_reopened() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    ev = evolver(server)
+    ev.ensure(TABLE, [ID])
+    server.fail_next = [pymysql.err.OperationalError(2013, "Lost connection to server during query")]
+    assert ev.ensure(TABLE, [ID, SCORE]) == ["score"]
+    assert len(server.connects) == 2
+
+
+def test_a_table_that_stays_busy_stops_the_sink_with_the_ddl() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    ev = evolver(server)
+    busy = pymysql.err.OperationalError(1105, "Table[t]'s state is not NORMAL")
+
+    def always_busy() -> None:
+        raise busy
+
+    server.on_alter = always_busy
+    with pytest.raises(
+        FatalSinkError, match=r"stayed busy.*ALTER TABLE `db`.`t` ADD COLUMN `score` BIGINT NULL"
+    ):
+        ev.ensure(TABLE, [ID, SCORE])
+
+
+def test_an_unreachable_fe_fails_over_to_the_next() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    server.down = {"fe1"}
+    ev = evolver(server, hosts=("fe1", "fe2"))
+    assert ev.ensure(TABLE, [ID, SCORE]) == ["score"]
+    assert [h for h, _ in server.connects] == ["fe1", "fe2"]
+
+
+def test_no_reachable_fe_stops_the_sink_naming_the_hosts() -> None:
+    server = FakeServer()
+    server.down = {"fe1", "fe2"}
+    ev = evolver(server, hosts=("fe1", "fe2"))
+    with pytest.raises(FatalSinkError, match=r"fe1:9030, fe2:9030.*queryPort"):
+        ev.ensure(TABLE, [ID])
+
+
+def test_a_missing_table_stops_the_sink() -> None:
+    ev = evolver(FakeServer())
+    with pytest.raises(FatalSinkError, match=r"table db.t was not found.*create it first") as info:
+        ev.ensure(TABLE, [ID])
+    assert info.value.reason == "TableNotFound"
+
+
+def test_access_denied_says_what_to_grant() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    ev = evolver(server)
+
+    def denied() -> None:
+        raise pymysql.err.OperationalError(1142, "ALTER command denied to user 'loader'")
+
+    server.on_alter = denied
+    with pytest.raises(FatalSinkError, match=r"refused.*grant the sink's user SELECT.*ALTER"):
+        ev.ensure(TABLE, [ID, SCORE])
+
+
+def test_an_unmappable_field_stops_the_sink_naming_it() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    with pytest.raises(FatalSinkError, match=r"cannot add a column to db.t: field 'odd'"):
+        evolver(server).ensure(TABLE, [ID, {"field": "odd", "type": "int128"}])
+
+
+def test_a_column_that_never_shows_up_stops_the_sink() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    original = FakeConnection.execute
+
+    def alter_accepted_but_invisible(self: FakeConnection, sql: str, args: Any = None) -> None:
+        if sql.startswith("ALTER"):
+            self.server.statements.append(sql)
+            return
+        original(self, sql, args)
+
+    ev = evolver(server)
+    FakeConnection.execute = alter_accepted_but_invisible  # type: ignore[method-assign]
+    try:
+        with pytest.raises(FatalSinkError, match=r"score were added to db.t but did not appear"):
+            ev.ensure(TABLE, [ID, SCORE])
+    finally:
+        FakeConnection.execute = original  # type: ignore[method-assign]
+
+
+def test_mariadb_gets_mariadb_type_names() -> None:
+    server = FakeServer(version="10.11.6-MariaDB-0+deb12u1")
+    server.tables[("db", "t")] = ["id"]
+    ev = evolver(server)
+    ev.ensure(TABLE, [ID, {"field": "doc", "type": "string"}])
+    assert ev.dialect == "mariadb"
+    assert alters(server) == ["ALTER TABLE `db`.`t` ADD COLUMN `doc` LONGTEXT NULL"]
