@@ -9,6 +9,7 @@ import uuid
 from aiohttp import web
 
 from tests.emulator.core import Dropped, EmulatorCore, json_response, log
+from tests.emulator.faults import Fault
 from tests.emulator.options import LoadOptions, LoadRejected, parse_options
 from tests.emulator.replies import LoadOutcome, stream_load_reply
 from tests.emulator.rows import Plan
@@ -42,32 +43,13 @@ class StreamLoadRoutes(EmulatorCore):
 
     async def _be_stream_load(self, request: web.Request) -> web.StreamResponse:
         start = time.monotonic()
-        d = self.dialect
         db, table = request.match_info["db"], request.match_info["table"]
         headers = {k.lower(): v for k, v in request.headers.items()}
         label = headers.get("label") or ""
         self.registry.stats["requests.be_stream_load"] += 1
-        auth = self._auth_ok(request)
-        if auth is None:
-            return self._fail(
-                LoadOutcome(-1, label, "Fail", d.message("INTERNAL_ERROR", "no valid Basic authorization"))
-            )
-        if not auth:
-            return self._fail(
-                LoadOutcome(
-                    -1,
-                    label,
-                    "Fail",
-                    d.message(
-                        "ANALYSIS_ERROR",
-                        "TStatus: errCode = 2, detailMessage = "
-                        f"Access denied for user '{self._user(request)}'",
-                    ),
-                )
-            )
-        framing = self._body_framing_error(request)
-        if framing:
-            return self._fail(LoadOutcome(-1, label, "Fail", d.message("INVALID_ARGUMENT", framing)))
+        refusal = self._refusal(request, label)
+        if refusal:
+            return self._fail(LoadOutcome(-1, label, "Fail", refusal))
         fault = self.faults.take(None, "stream_load", db, table, label)
         early = await self._apply_fault(request, fault)
         if early is not None:
@@ -75,36 +57,13 @@ class StreamLoadRoutes(EmulatorCore):
         body = await request.read()
         read_ms = self._now_ms(start)
         try:
-            opts = parse_options(headers, d)
+            opts = parse_options(headers, self.dialect)
+            group = self._group_commit_mode(opts, request)
+            label = self._admit_label(db, opts, group)
         except LoadRejected as exc:
             return self._fail(LoadOutcome(-1, label, "Fail", exc.message, load_bytes=len(body)))
-        group = self._group_commit_mode(opts, request)
-        if group and opts.label:
-            return self._fail(
-                LoadOutcome(
-                    -1,
-                    label,
-                    "Fail",
-                    d.message("INVALID_ARGUMENT", "label and group_commit can't be set at the same time"),
-                )
-            )
-        if group:
-            label = f"group_commit_{uuid.uuid4().hex[:16]}_{uuid.uuid4().hex[:16]}"
-        label = label or str(uuid.uuid4())
-        label_error = d.label_error(label)
-        if label_error:
-            return self._fail(LoadOutcome(-1, label, "Fail", label_error))
-        holder = self.registry.holder(db, label)
-        if holder is not None:
-            detail = f"Label [{label}] has already been used, relate to txn [{holder.txn_id}]"
-            message = (
-                d.message("LABEL_ALREADY_EXISTS", f"TStatus: errCode = 2, detailMessage = {detail}")
-                if d.coded_messages
-                else f"Label [{label}] has already been used."
-            )
-            return self._fail(
-                LoadOutcome(-1, label, "Label Already Exists", message, existing_job_status=holder.job_status)
-            )
+        except _LabelTaken as taken:
+            return self._fail(taken.outcome)
         txn = self.registry.begin(db, table, label)
         outcome = LoadOutcome(
             txn.txn_id,
@@ -119,62 +78,106 @@ class StreamLoadRoutes(EmulatorCore):
         try:
             plan, schema = await self._plan(db, table, body, opts)
         except LoadRejected as exc:
-            self.registry.finish(txn, TxnState.ABORTED, exc.message)
-            outcome.status, outcome.message = "Fail", exc.message
-            return self._reply_load(outcome, start)
+            return self._abort(txn, outcome, exc.message, start)
         outcome.total, outcome.loaded, outcome.filtered = plan.total, plan.loaded, len(plan.filtered)
         outcome.unselected = plan.unselected
         if plan.filtered:
             outcome.error_url = self._error_log(txn, plan.filtered)
         if self._too_many_filtered(plan, opts):
-            self.registry.finish(txn, TxnState.ABORTED, "too many filtered rows")
-            outcome.status, outcome.message = (
-                "Fail",
-                d.message("DATA_QUALITY_ERROR", "too many filtered rows"),
+            return self._abort(
+                txn, outcome, self.dialect.message("DATA_QUALITY_ERROR", "too many filtered rows"), start
             )
-            return self._reply_load(outcome, start)
         if plan.total == 0:
-            self.registry.finish(txn, TxnState.ABORTED, "empty body")
-            outcome.status = "Fail"
-            outcome.message = d.message(
-                "INTERNAL_ERROR", "the load body has no rows (emulator refuses empty loads)"
-            )
-            return self._reply_load(outcome, start)
+            message = "the load body has no rows (emulator refuses empty loads)"
+            return self._abort(txn, outcome, self.dialect.message("INTERNAL_ERROR", message), start)
         if fault and fault.name == "too_many_versions":
-            self.registry.finish(txn, TxnState.ABORTED, "too many versions")
-            outcome.status, outcome.message = "Fail", self._too_many_versions_message()
-            return self._reply_load(outcome, start)
+            return self._abort(txn, outcome, self._too_many_versions_message(), start)
         staged = [StagedLoad(schema, plan)] if schema is not None else []
         if opts.two_phase_commit:
-            txn.staged = staged
-            txn.state = TxnState.PRECOMMITTED
+            txn.staged, txn.state = staged, TxnState.PRECOMMITTED
             txn.deadline = self.registry.clock.now() + self.registry.precommit_timeout
-            return self._reply_load(outcome, start)
-        if group == "async_mode":
-            txn.staged = staged
-            txn.state = TxnState.COMMITTED
+        elif group == "async_mode":
+            # Visible only after the group's internal commit.
+            txn.staged, txn.state = staged, TxnState.COMMITTED
             self._spawn(self._publish_later(txn))
-            return self._reply_load(outcome, start)
+        else:
+            await self._commit_now(request, txn, outcome, staged, fault)
+        return self._reply_load(outcome, start)
+
+    def _refusal(self, request: web.Request, label: str) -> str | None:
+        """Why the BE refuses the request before reading it: credentials or body framing."""
+        d = self.dialect
+        auth = self._auth_ok(request)
+        if auth is None:
+            return d.message("INTERNAL_ERROR", "no valid Basic authorization")
+        if not auth:
+            denied = f"Access denied for user '{self._user(request)}'"
+            return d.message("ANALYSIS_ERROR", f"TStatus: errCode = 2, detailMessage = {denied}")
+        framing = self._body_framing_error(request)
+        return d.message("INVALID_ARGUMENT", framing) if framing else None
+
+    def _admit_label(self, db: str, opts: LoadOptions, group: str | None) -> str:
+        """The load's label: generated under group commit or when absent; must be valid and free."""
+        d = self.dialect
+        if group and opts.label:
+            raise LoadRejected(
+                d.message("INVALID_ARGUMENT", "label and group_commit can't be set at the same time")
+            )
+        if group:
+            label = f"group_commit_{uuid.uuid4().hex[:16]}_{uuid.uuid4().hex[:16]}"
+        else:
+            label = opts.label or str(uuid.uuid4())
+        label_error = d.label_error(label)
+        if label_error:
+            raise LoadRejected(label_error)
+        holder = self.registry.holder(db, label)
+        if holder is not None:
+            detail = f"Label [{label}] has already been used, relate to txn [{holder.txn_id}]"
+            message = (
+                d.message("LABEL_ALREADY_EXISTS", f"TStatus: errCode = 2, detailMessage = {detail}")
+                if d.coded_messages
+                else f"Label [{label}] has already been used."
+            )
+            raise _LabelTaken(
+                LoadOutcome(-1, label, "Label Already Exists", message, existing_job_status=holder.job_status)
+            )
+        return label
+
+    def _abort(self, txn: Txn, outcome: LoadOutcome, message: str, start: float) -> web.Response:
+        self.registry.finish(txn, TxnState.ABORTED, message)
+        outcome.status, outcome.message = "Fail", message
+        return self._reply_load(outcome, start)
+
+    async def _commit_now(
+        self,
+        request: web.Request,
+        txn: Txn,
+        outcome: LoadOutcome,
+        staged: list[StagedLoad],
+        fault: Fault | None,
+    ) -> None:
         write_start = time.monotonic()
         try:
             await self._commit(staged)
         except Exception as exc:
             self.registry.finish(txn, TxnState.ABORTED, str(exc))
-            outcome.status, outcome.message = "Fail", d.message("INTERNAL_ERROR", f"write failed: {exc}")
-            return self._reply_load(outcome, start)
+            outcome.status, outcome.message = (
+                "Fail",
+                self.dialect.message("INTERNAL_ERROR", f"write failed: {exc}"),
+            )
+            return
         outcome.write_ms = self._now_ms(write_start)
         if fault and fault.name == "publish_timeout":
             self.registry.finish(txn, TxnState.COMMITTED)
             txn.visible_at = self.registry.clock.now() + self.config.publish_delay
             outcome.status = "Publish Timeout"
-            outcome.message = d.message(
+            outcome.message = self.dialect.message(
                 "PUBLISH_TIMEOUT", "transaction commit successfully, BUT data will be visible later"
             )
         else:
             self.registry.finish(txn, TxnState.VISIBLE)
         if fault and fault.name == "drop_after_commit":
             self._drop(request)
-        return self._reply_load(outcome, start)
 
     def _reply_load(self, outcome: LoadOutcome, start: float) -> web.Response:
         outcome.load_ms = self._now_ms(start)
@@ -204,3 +207,9 @@ class StreamLoadRoutes(EmulatorCore):
             self.registry.finish(txn, TxnState.VISIBLE)
         except Exception as exc:
             self.registry.finish(txn, TxnState.ABORTED, str(exc))
+
+
+class _LabelTaken(Exception):
+    def __init__(self, outcome: LoadOutcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
