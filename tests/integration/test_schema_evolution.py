@@ -1,0 +1,230 @@
+"""Schema evolution against MariaDB (where the emulator keeps its tables), for both flavors.
+
+The worker's pieces are wired by hand here: Debezium events → Decoder → SchemaEvolver.ensure (for the
+fields of each new schema) → StreamLoader into the emulator → rows read back from MariaDB.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from olapsink_worker.decode import Decoder
+from olapsink_worker.errors import FatalSinkError
+from olapsink_worker.load import LoaderSettings, StreamLoader
+from olapsink_worker.schema import SchemaEvolver, pymysql_connector, row_fields
+from olapsink_worker.schema.evolver import Connect
+from olapsink_worker.tables import TableRef
+
+pytestmark = pytest.mark.integration
+
+BASE_FIELDS: list[dict[str, Any]] = [
+    {"field": "id", "type": "int32", "optional": False},
+    {"field": "name", "type": "string", "optional": True},
+]
+NEW_FIELDS: list[dict[str, Any]] = [
+    {"field": "score", "type": "int64", "optional": True},
+    {"field": "seen", "type": "int64", "optional": True, "name": "io.debezium.time.MicroTimestamp"},
+    {
+        "field": "Note",
+        "type": "string",
+        "optional": True,
+        "doc": "added upstream",
+        "parameters": {"__debezium.source.column.length": "20"},
+    },
+]
+
+
+def envelope(fields: list[dict[str, Any]], after: dict[str, Any], op: str = "c") -> bytes:
+    row = {"type": "struct", "optional": True, "name": "srv.inv.users.Value", "fields": fields}
+    schema = {
+        "type": "struct",
+        "name": "srv.inv.users.Envelope",
+        "fields": [
+            {**row, "field": "before"},
+            {**row, "field": "after"},
+            {"field": "op", "type": "string", "optional": False},
+        ],
+    }
+    payload = {"before": None, "after": after, "op": op}
+    return json.dumps({"schema": schema, "payload": payload}).encode()
+
+
+def schema_of(value: bytes) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(value)["schema"]
+    return schema
+
+
+def loader_for(emulator: Any) -> StreamLoader:
+    settings = LoaderSettings(
+        flavor=emulator.flavor,
+        endpoints=tuple(emulator.fe_urls),
+        user=emulator.user,
+        label_prefix="evolve",
+        connect_timeout=2.0,
+        read_timeout=10.0,
+    )
+    return StreamLoader(settings, emulator.password)
+
+
+def evolver_for(emulator: Any, mode: str = "basic", connect: Connect | None = None) -> SchemaEvolver:
+    mysql = emulator.mysql
+    return SchemaEvolver(
+        connect or pymysql_connector(mysql["user"], mysql["password"]),
+        [(mysql["host"], mysql["port"])],
+        mode=mode,  # type: ignore[arg-type]
+        flavor=emulator.flavor,
+        retry_for=10.0,
+        visible_within=10.0,
+    )
+
+
+@pytest.fixture
+def table(any_emulator: Any) -> TableRef:
+    db = any_emulator.create_database("evo")
+    model = "UNIQUE" if any_emulator.flavor == "doris" else "PRIMARY"
+    any_emulator.create_table(db, "users", model, {"id": "INT", "name": "VARCHAR(32)"})
+    return TableRef(db, "users")
+
+
+def load(loader: StreamLoader, table: TableRef, rows: list[bytes], offset: int) -> None:
+    label = loader.label_for(table, [("users", 0, offset, offset + len(rows) - 1)])
+    loader.load(table, loader.frame(rows), label, len(rows))
+
+
+def columns(emulator: Any, table: TableRef) -> dict[str, str]:
+    found = emulator.query(
+        "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+        (table.database, table.table),
+    )
+    return {str(name): str(kind) for name, kind in found}
+
+
+def test_a_new_field_mid_stream_adds_the_column_and_its_values_land(
+    any_emulator: Any, table: TableRef
+) -> None:
+    decoder = Decoder(value_format="json_with_schema", mode="debezium_ingestion", flavor=any_emulator.flavor)
+    old = [envelope(BASE_FIELDS, {"id": i, "name": f"n{i}"}) for i in (1, 2)]
+    new = [
+        envelope(
+            BASE_FIELDS + NEW_FIELDS,
+            {"id": 3, "name": "n3", "score": 42, "seen": 1725885296123456, "Note": "héllo ✓"},
+        )
+    ]
+    with loader_for(any_emulator) as loader, evolver_for(any_emulator) as evolver:
+        assert evolver.ensure(table, row_fields(schema_of(old[0]))) == []
+        load(loader, table, [r for r in map(decoder.decode, old) if r is not None], 0)
+
+        assert evolver.ensure(table, row_fields(schema_of(new[0]))) == ["score", "seen", "Note"]
+        assert evolver.dialect == "mariadb"
+        load(loader, table, [r for r in map(decoder.decode, new) if r is not None], 2)
+
+    assert columns(any_emulator, table) == {
+        "id": "int(11)",
+        "name": "varchar(32)",
+        "score": "bigint(20)",
+        "seen": "datetime(6)",
+        "Note": "varchar(20)",
+    }
+    got = any_emulator.query(
+        f"SELECT id, name, score, CAST(seen AS CHAR), Note FROM `{table.database}`.`users` ORDER BY id"
+    )
+    assert got == [
+        (1, "n1", None, None, None),
+        (2, "n2", None, None, None),
+        (3, "n3", 42, "2024-09-09 12:34:56.123456", "héllo ✓"),
+    ]
+
+
+def test_none_stops_before_loading_naming_the_missing_column(any_emulator: Any, table: TableRef) -> None:
+    fields = BASE_FIELDS + NEW_FIELDS[:1]
+    with evolver_for(any_emulator, mode="none") as evolver, pytest.raises(FatalSinkError) as info:
+        evolver.ensure(table, fields)
+    assert str(info.value) == (
+        f"table {table} has no column for field(s) score of the records; add the column(s) "
+        "(ALTER TABLE … ADD COLUMN) or set spec.schemaEvolution: basic"
+    )
+    assert "score" not in columns(any_emulator, table)
+
+
+class _AlterBarrier:
+    """Connections whose ALTER waits until every racer has reached its own ALTER: each racer has seen the
+    column missing, so all but one must lose the race inside the database."""
+
+    def __init__(self, inner: Connect, parties: int) -> None:
+        self.inner = inner
+        self.barrier = threading.Barrier(parties, timeout=20)
+
+    def __call__(self, host: str, port: int) -> Any:
+        return _Gated(self.inner(host, port), self.barrier)
+
+
+class _Gated:
+    def __init__(self, conn: Any, barrier: threading.Barrier) -> None:
+        self.conn, self.barrier = conn, barrier
+
+    def cursor(self) -> Any:
+        return _GatedCursor(self.conn.cursor(), self.barrier)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _GatedCursor:
+    def __init__(self, cur: Any, barrier: threading.Barrier) -> None:
+        self.cur, self.barrier = cur, barrier
+
+    def __enter__(self) -> _GatedCursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cur.close()
+
+    def execute(self, sql: str, args: Any = None) -> Any:
+        if sql.startswith("ALTER"):
+            self.barrier.wait()
+        return self.cur.execute(sql, args)
+
+    def fetchone(self) -> Any:
+        return self.cur.fetchone()
+
+    def fetchall(self) -> Any:
+        return self.cur.fetchall()
+
+
+@pytest.fixture
+def racers() -> Iterator[list[SchemaEvolver]]:
+    made: list[SchemaEvolver] = []
+    yield made
+    for evolver in made:
+        evolver.close()
+
+
+def test_two_workers_racing_on_the_same_column_both_succeed(
+    any_emulator: Any, table: TableRef, racers: list[SchemaEvolver]
+) -> None:
+    mysql = any_emulator.mysql
+    gate = _AlterBarrier(pymysql_connector(mysql["user"], mysql["password"]), parties=2)
+    racers.extend(evolver_for(any_emulator, connect=gate) for _ in range(2))
+    fields = BASE_FIELDS + NEW_FIELDS[:1]
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+
+    def race(evolver: SchemaEvolver) -> None:
+        try:
+            results.append(evolver.ensure(table, fields))
+        except BaseException as exc:  # reported below, with the thread's own traceback
+            errors.append(exc)
+
+    threads = [threading.Thread(target=race, args=(e,)) for e in racers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert sorted(results) == [[], ["score"]]  # one added it, the other found it added
+    assert list(columns(any_emulator, table)) == ["id", "name", "score"]
