@@ -192,3 +192,34 @@ def test_content_encoding_gzip_is_one_layer_with_compress_type(any_emulator: Emu
     assert reply["Status"] == "Success", reply
     assert reply["LoadBytes"] == len(body)
     assert e.query(f"SELECT COUNT(*) FROM `{db}`.t") == [(2,)]
+
+
+def test_a_new_emulator_process_knows_the_key_model_from_the_table(doris_emulator: EmulatorHandle) -> None:
+    """Model, key and sequence column live in the table comment, so another emulator process honours them."""
+    from tests.emulator.handle import EmulatorHandle as Handle
+    from tests.emulator.server import EmulatorConfig
+
+    db = doris_emulator.create_database()
+    doris_emulator.create_table(
+        db, "t", "UNIQUE", {"name": "VARCHAR(10)", "id": "INT", "v": "INT"}, key=["id"], sequence_col="v"
+    )
+    mysql = doris_emulator.mysql
+    other = Handle(
+        EmulatorConfig(
+            flavor="doris",
+            user="u",
+            password="p",
+            mysql_host=mysql["host"],
+            mysql_port=mysql["port"],
+            mysql_user=mysql["user"],
+            mysql_password=mysql["password"],
+        ),
+        fe_count=1,
+    )
+    try:
+        body = json_lines([{"id": 1, "name": "new", "v": 5}, {"id": 1, "name": "old", "v": 3}])
+        reply = stream_load(other, db, "t", body, format="json", read_json_by_line="true")
+    finally:
+        other.close()
+    assert reply["Status"] == "Success"
+    assert doris_emulator.query(f"SELECT id, name FROM `{db}`.t") == [(1, "new")]
