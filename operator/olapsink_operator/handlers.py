@@ -18,7 +18,7 @@ from typing import Any
 import kopf
 
 from olapsink_operator.kube import KubeClient, KubeError, load_credentials
-from olapsink_operator.labels import GROUP, MANAGED_BY, VERSION
+from olapsink_operator.labels import API_VERSION, GROUP, MANAGED_BY, VERSION
 from olapsink_operator.reconcile import Context, reconcile
 
 log = logging.getLogger(__name__)
@@ -149,9 +149,16 @@ def deployment_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     ctx = _ctx(memo)
     namespace = body["metadata"].get("namespace", "default")
     for owner in body["metadata"].get("ownerReferences") or []:
-        sink = ctx.bodies.get((owner.get("kind"), namespace, owner.get("name")))
-        if sink is not None:
-            _reconcile_or_retry(ctx, sink)
+        key = (str(owner.get("kind")), namespace, str(owner.get("name")))
+        if key not in ctx.bodies:
+            continue
+        # Read the sink afresh: when it was just deleted, its Deployment's deletion must not
+        # resurrect the Deployment.
+        sink = ctx.kube.get(API_VERSION, key[0], namespace, key[2])
+        if sink is None or sink["metadata"].get("deletionTimestamp"):
+            ctx.track(ctx.bodies[key], deleted=True)
+            continue
+        _reconcile_or_retry(ctx, sink)
 
 
 def _referenced_secret(name: str, namespace: str | None, memo: Any, **_: Any) -> bool:

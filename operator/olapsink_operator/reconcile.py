@@ -211,7 +211,15 @@ def reconcile(ctx: Context, body: Mapping[str, Any], *, observe: bool = False) -
     key = sink_key(body)
     fresh = observe and _observe(ctx, key, body)
     with ctx.lock(key):
-        _reconcile(ctx, key, body, fresh)
+        # The body a watch event or the refresher carries may be stale: work from the current object,
+        # and leave a sink being deleted to the garbage collector.
+        meta = body["metadata"]
+        current = ctx.kube.get(
+            body["apiVersion"], body["kind"], meta.get("namespace", "default"), meta["name"]
+        )
+        if current is None or current["metadata"].get("deletionTimestamp"):
+            return
+        _reconcile(ctx, key, current, fresh)
 
 
 def _observe(ctx: Context, key: SinkKey, body: Mapping[str, Any]) -> bool:
@@ -235,9 +243,13 @@ def _write_status(ctx: Context, body: Mapping[str, Any], obs: Observation) -> di
     patch = status_patch(previous, new)
     if patch is not None:
         meta = body["metadata"]
-        ctx.kube.patch_status(
-            body["apiVersion"], body["kind"], meta.get("namespace", "default"), meta["name"], patch
-        )
+        try:
+            ctx.kube.patch_status(
+                body["apiVersion"], body["kind"], meta.get("namespace", "default"), meta["name"], patch
+            )
+        except KubeError as error:
+            if error.status != 404:  # a sink deleted meanwhile needs no status
+                raise
     return new
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -267,3 +268,14 @@ def test_object_of_the_same_name_not_owned_by_the_sink_is_left_alone(
     assert (ready["status"], ready["reason"]) == ("False", "NameConflict")
     config = kube_api.get("v1", "ConfigMap", "shop", "orders-doris-config")
     assert config is not None and config["data"] == {"keep": "me"}
+
+
+def test_deployment_of_a_deleted_sink_is_not_resurrected(kube_api: KubeApi, operator: Any) -> None:
+    _doris_sink(kube_api)
+    eventually(lambda: _deployment(kube_api) and _condition(kube_api, "Ready"))
+    time.sleep(1)  # let reconciles in flight finish: one that began before the delete may still create
+    kube_api.delete(*SINK, "shop", "orders")
+    # What the garbage collector does next in a cluster.
+    kube_api.delete("apps/v1", "Deployment", "shop", "orders-doris-worker")
+    time.sleep(3)  # a resurrection would come from the Deployment's DELETED event, within a second
+    assert _deployment(kube_api) is None
