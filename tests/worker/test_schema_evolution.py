@@ -3,6 +3,7 @@ decisions against a scripted connection (MariaDB runs: tests/integration/test_sc
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,8 @@ from olapsink_worker.schema import (
     row_fields,
 )
 from olapsink_worker.schema.evolver import classify
+from olapsink_worker.schema.watch import SchemaWatch, watch_for_sink
+from olapsink_worker.spec import parse_manifest
 from olapsink_worker.tables import TableRef
 
 DBZ = "io.debezium.time."
@@ -525,3 +528,102 @@ def test_mariadb_gets_mariadb_type_names() -> None:
     ev.ensure(TABLE, [ID, {"field": "doc", "type": "string"}])
     assert ev.dialect == "mariadb"
     assert alters(server) == ["ALTER TABLE `db`.`t` ADD COLUMN `doc` LONGTEXT NULL"]
+
+
+# -- the engine hook ----------------------------------------------------------------------------------
+
+
+def manifest(kind: str = "DorisSink", **spec: Any) -> Any:
+    body: dict[str, Any] = {"kafka": {"bootstrapServers": "k:9092", "topics": ["t"]}, **spec}
+    if kind == "DorisSink":
+        body.setdefault(
+            "doris", {"feHosts": ["fe1", "fe2"], "queryPort": 9131, "user": "u", "database": "db"}
+        )
+    else:
+        body.setdefault(
+            "starrocks", {"httpUrls": ["http://fe1:8030", "fe2:8030"], "user": "u", "database": "db"}
+        )
+    return parse_manifest(
+        {"apiVersion": "olapsink.io/v1alpha1", "kind": kind, "metadata": {"name": "s"}, "spec": body}
+    )
+
+
+WITH_SCHEMA = {"valueFormat": "json_with_schema"}
+DEBEZIUM = {"valueFormat": "json_with_schema", "mode": "debezium_ingestion"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "watched"),
+    [
+        ("DorisSink", {"converter": WITH_SCHEMA, "schemaEvolution": "basic"}, True),
+        ("DorisSink", {"converter": WITH_SCHEMA}, False),
+        ("DorisSink", {"converter": DEBEZIUM}, True),
+        ("DorisSink", {"converter": {"mode": "debezium_ingestion"}, "schemaEvolution": "basic"}, False),
+        ("StarRocksSink", {"converter": DEBEZIUM}, False),
+        (
+            "StarRocksSink",
+            {
+                "converter": DEBEZIUM,
+                "starrocks": {"httpUrls": ["fe1:8030"], "queryPort": 9030, "user": "u", "database": "db"},
+            },
+            True,
+        ),
+    ],
+)
+def test_which_sinks_get_a_schema_watch(kind: str, spec: dict[str, Any], watched: bool) -> None:
+    watch = watch_for_sink(manifest(kind, **spec), "pw")
+    assert (watch is not None) == watched
+
+
+def test_evolver_for_a_sink_uses_every_fe_and_the_query_port() -> None:
+    doris = SchemaEvolver.for_sink(manifest(schemaEvolution="basic"), "pw")
+    assert (doris._hosts, doris.mode, doris.flavor) == ([("fe1", 9131), ("fe2", 9131)], "basic", "doris")
+    sr = manifest(
+        "StarRocksSink",
+        starrocks={
+            "httpUrls": ["http://fe1:8030", "[::1]:8030"],
+            "queryPort": 9030,
+            "user": "u",
+            "database": "db",
+        },
+    )
+    assert SchemaEvolver.for_sink(sr, "pw")._hosts == [("fe1", 9030), ("::1", 9030)]
+
+
+def envelope_value(fields: list[dict[str, Any]]) -> bytes:
+    after = {"type": "struct", "optional": True, "fields": fields}
+    schema = {
+        "type": "struct",
+        "name": "x.Envelope",
+        "fields": [
+            {**after, "field": "before"},
+            {**after, "field": "after"},
+            {"field": "op", "type": "string"},
+        ],
+    }
+    return json.dumps({"schema": schema, "payload": {"after": {"id": 1}, "op": "c"}}).encode()
+
+
+def test_watch_asks_once_per_table_and_schema() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    server.tables[("db", "u")] = ["id"]
+    watch = SchemaWatch(evolver(server))
+    old, new = envelope_value([ID]), envelope_value([ID, SCORE])
+    for value in (old, old, new, new, None, b"not json", b'{"payload": {"id": 1}}'):
+        watch.observe(TABLE, value)
+    assert alters(server) == ["ALTER TABLE `db`.`t` ADD COLUMN `score` BIGINT NULL"]
+    statements = len(server.statements)
+    watch.observe(TABLE, new)
+    assert len(server.statements) == statements
+    watch.observe(TableRef("db", "u"), new)
+    assert alters(server)[-1] == "ALTER TABLE `db`.`u` ADD COLUMN `score` BIGINT NULL"
+
+
+def test_watch_in_none_mode_stops_on_the_first_record_with_a_new_field() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    watch = SchemaWatch(evolver(server, mode="none"))
+    watch.observe(TABLE, envelope_value([ID]))
+    with pytest.raises(FatalSinkError, match=r"field\(s\) score"):
+        watch.observe(TABLE, envelope_value([ID, SCORE]))
