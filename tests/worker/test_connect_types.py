@@ -1,6 +1,7 @@
 import base64
 import decimal
 
+import msgspec
 import pytest
 from olapsink_worker.connect_types import (
     SchemaError,
@@ -8,6 +9,7 @@ from olapsink_worker.connect_types import (
     date_from_days,
     datetime_from_micros,
     decimal_from_connect,
+    decimal_text,
     time_from_micros,
     zone_named,
 )
@@ -20,6 +22,13 @@ def test_dates_times_and_timestamps_render_as_database_text():
     assert time_from_micros(37_800_123_000) == "10:30:00.123"
     assert datetime_from_micros(1712917800000 * 1000) == "2024-04-12 10:30:00"
     assert datetime_from_micros(1712917800000 * 1000 + 5) == "2024-04-12 10:30:00.000005"
+
+
+def test_decimal_text_is_exact():
+    assert decimal_text(12345, 2) == "123.45"
+    assert decimal_text(-5, 3) == "-0.005"
+    assert decimal_text(7, 0) == "7"
+    assert decimal_text(7, -2) == "700"
 
 
 def test_decimal_from_base64_two_complement_and_from_numbers():
@@ -64,7 +73,7 @@ def test_struct_converts_only_logical_fields_and_keeps_nulls():
         "d": "1994-05-20",
         "t": "01:00:00",
         "ts": "2024-04-12 10:30:00",
-        "amount": decimal.Decimal("123.45"),
+        "amount": msgspec.Raw(b"123.45"),
         "missing": None,
     }
 

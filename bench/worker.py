@@ -1,0 +1,398 @@
+"""End-to-end throughput of one olapsink-worker process: real Kafka → worker → emulator (count-only).
+
+    python bench/worker.py [--records 1000000] [--envelope-records 300000] [--cases a,b,c]
+
+For each case it produces a data set to a fresh topic of the real broker (OLAPSINK_KAFKA_BOOTSTRAP, or
+one started from the dev stack), then measures on the same data:
+
+- **bare**: a plain confluent-kafka batch consumer (``consume(10000)``, same fetch settings) reading
+  every record and doing nothing with it: the ceiling a Python consumer process can reach here;
+- **worker**: ``olapsink-worker --config`` as its own process, loading into the Doris emulator in
+  count-only mode (framing checked, rows counted, nothing stored). The clock runs from the first record
+  consumed to the moment every record is reported loaded by ``/metrics`` (``olapsink_records_loaded``),
+  i.e. durable, not merely read.
+
+Cases: ``passthrough-1p`` / ``passthrough-64p``: ~200-byte JSON values passed through; ``envelope-1p``:
+JsonConverter schema envelopes with Date/Timestamp/Decimal fields, converted per record. Reports
+records/s, MB/s (value bytes), peak RSS (VmHWM), CPU seconds, and the worker/bare ratio. Prints a table
+and writes bench/results/worker.json. Bodies are not compressed (compression: none) so that the numbers
+are the worker's, not zlib's; the memory budget is the spec default (256 MiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from emulator_count_only import AUTH, cpu_seconds, make_rows  # noqa: E402
+
+BUDGET = 256 * 1024 * 1024
+FETCH = {"fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760, "fetch.queue.backoff.ms": 10}
+
+
+def envelope_rows(count: int) -> list[bytes]:
+    """JsonConverter records with schemas: an int, a string, a Date, a Timestamp and a Decimal(10,2)."""
+    schema = {
+        "type": "struct",
+        "name": "bench.Order",
+        "optional": False,
+        "fields": [
+            {"field": "id", "type": "int64", "optional": False},
+            {"field": "customer", "type": "string", "optional": True},
+            {"field": "day", "type": "int32", "optional": True, "name": "org.apache.kafka.connect.data.Date"},
+            {
+                "field": "ts",
+                "type": "int64",
+                "optional": True,
+                "name": "org.apache.kafka.connect.data.Timestamp",
+            },
+            {
+                "field": "amount",
+                "type": "bytes",
+                "optional": True,
+                "name": "org.apache.kafka.connect.data.Decimal",
+                "parameters": {"scale": "2"},
+            },
+        ],
+    }
+    out = []
+    for i in range(count):
+        unscaled = (i * 37) % 10_000_000
+        payload = {
+            "id": i,
+            "customer": f"c{i % 5000}",
+            "day": 19000 + i % 365,
+            "ts": 1_700_000_000_000 + i,
+            "amount": base64.b64encode(unscaled.to_bytes(4, "big", signed=True)).decode(),
+        }
+        out.append(json.dumps({"schema": schema, "payload": payload}, separators=(",", ":")).encode())
+    return out
+
+
+def broker_bootstrap() -> tuple[str, Any]:
+    from tests.devstack.stack import kafka_from_env, start_kafka_broker
+
+    reused = kafka_from_env()
+    if reused is not None:
+        return reused.bootstrap, None
+    server, broker = start_kafka_broker()
+    return broker.bootstrap, server
+
+
+def produce(bootstrap: str, topic: str, partitions: int, values: list[bytes]) -> None:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic].result(60)
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 50,
+            "batch.size": 1_000_000,
+            "queue.buffering.max.kbytes": 1_048_576,
+        }
+    )
+    for i, value in enumerate(values):
+        while True:
+            try:
+                producer.produce(topic, value=value, partition=i % partitions)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    assert producer.flush(120) == 0
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], str]:
+    """The Doris emulator in count-only mode; returns the process and its FE URL (loads are redirected
+    to the BE like in production)."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.emulator",
+            "--flavor",
+            "doris",
+            "--count-only",
+            "--user",
+            AUTH[0],
+            "--password",
+            AUTH[1],
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    fe_url = ""
+    for line in proc.stdout:
+        if line.startswith("fe="):
+            fe_url = line.split()[0][3:].split(",")[0]
+        if line.strip() == "ready":
+            return proc, fe_url
+    raise RuntimeError("emulator exited before printing ready")
+
+
+# -- bare consumer (runs as a child process: python bench/worker.py --bare BOOTSTRAP TOPIC N) ------------
+
+
+def bare_consumer(bootstrap: str, topic: str, total: int) -> None:
+    from confluent_kafka import Consumer
+
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bare-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            **FETCH,
+        }
+    )
+    c.subscribe([topic])
+    seen = nbytes = 0
+    t0 = 0.0
+    while seen < total:
+        msgs = c.consume(10000, 1.0)
+        if msgs and not t0:
+            t0 = time.perf_counter()
+        for m in msgs:
+            v = m.value()
+            if v is not None:
+                nbytes += len(v)
+        seen += len(msgs)
+    elapsed = time.perf_counter() - t0
+    c.close()
+    print(
+        json.dumps({"seconds": elapsed, "records": seen, "bytes": nbytes, "rss_mb": peak_rss_mb(os.getpid())})
+    )
+
+
+def run_bare(bootstrap: str, topic: str, total: int) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--bare", bootstrap, topic, str(total)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"bare consumer failed: {proc.stderr[-2000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["cpu_s"] = None
+    return out
+
+
+# -- worker ------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def metric(text: str, name: str) -> float:
+    total = 0.0
+    for match in re.finditer(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.MULTILINE):
+        total += float(match.group(1))
+    return total
+
+
+def run_worker(
+    bootstrap: str, fe_url: str, topic: str, total: int, value_format: str, workdir: Path
+) -> dict[str, Any]:
+    host, port = fe_url.split("//", 1)[1].rsplit(":", 1)
+    doc = {
+        "apiVersion": "olapsink.io/v1alpha1",
+        "kind": "DorisSink",
+        "metadata": {"name": f"bench-{topic.replace('_', '-')}"},
+        "spec": {
+            "kafka": {"bootstrapServers": bootstrap, "topics": [topic], "groupId": f"g-{topic}"},
+            "doris": {"feHosts": [host], "httpPort": int(port), "user": AUTH[0], "database": "bench"},
+            "tables": [{"topic": topic, "table": "events"}],
+            "buffer": {"flushIntervalMs": 1000, "memoryBudgetBytes": BUDGET},
+            "load": {"compression": "none"},
+            "converter": {"valueFormat": value_format},
+        },
+    }
+    cfg = workdir / f"{topic}.yaml"
+    cfg.write_text(yaml.safe_dump(doc))
+    mport = free_port()
+    env = {**os.environ, "OLAPSINK_DB_PASSWORD": AUTH[1], "PYTHONPATH": str(ROOT)}
+    log = open(workdir / f"{topic}.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "olapsink_worker.main",
+            "--config",
+            str(cfg),
+            "--metrics-port",
+            str(mport),
+            "--metrics-host",
+            "127.0.0.1",
+            "--log-format",
+            "text",
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+    )
+    profile = os.environ.get("BENCH_PROFILE")  # a path: sample the worker with py-spy (collapsed stacks)
+    if profile:
+        subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--threads",
+                *(["--idle"] if os.environ.get("BENCH_IDLE") else []),
+                "-f",
+                "raw",
+                "-r",
+                "250",
+                "-d",
+                "12",
+                "-o",
+                profile,
+                "--pid",
+                str(proc.pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    url = f"http://127.0.0.1:{mport}/metrics"
+    t0 = t1 = 0.0
+    cpu0 = 0.0
+    deadline = time.monotonic() + 900
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {proc.returncode}; see {log.name}")
+            try:
+                text = httpx.get(url, timeout=2).text
+            except httpx.HTTPError:
+                time.sleep(0.05)
+                continue
+            consumed = metric(text, "olapsink_records_consumed_total")
+            loaded = metric(text, "olapsink_records_loaded_total")
+            now = time.perf_counter()
+            if consumed and not t0:
+                t0, cpu0 = now, cpu_seconds(proc.pid)
+            if loaded >= total:
+                t1 = now
+                break
+            time.sleep(0.1)  # each scrape costs the worker CPU (its HTTP thread renders every metric)
+        else:
+            raise RuntimeError("worker did not load everything in time")
+        cpu = cpu_seconds(proc.pid) - cpu0
+        rss = peak_rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        log.close()
+    return {"seconds": t1 - t0, "records": total, "rss_mb": rss, "cpu_s": cpu}
+
+
+CASES = {
+    "passthrough-1p": ("json", 1),
+    "passthrough-64p": ("json", 64),
+    "envelope-1p": ("json_with_schema", 1),
+}
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--bare":
+        bare_consumer(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--records", type=int, default=1_000_000, help="records per passthrough case")
+    p.add_argument("--envelope-records", type=int, default=300_000, help="records of the envelope case")
+    p.add_argument("--cases", default=",".join(CASES))
+    args = p.parse_args()
+
+    workdir = ROOT / "bench" / "results" / "worker-run"
+    workdir.mkdir(parents=True, exist_ok=True)
+    bootstrap, server = broker_bootstrap()
+    emulator, fe_url = start_emulator()
+    results = []
+    try:
+        passthrough = make_rows(args.records)
+        for name in args.cases.split(","):
+            value_format, partitions = CASES[name]
+            values = passthrough if value_format == "json" else envelope_rows(args.envelope_records)
+            topic = f"bench_{name.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
+            produce(bootstrap, topic, partitions, values)
+            total = len(values)
+            nbytes = sum(map(len, values))
+            bare = run_bare(bootstrap, topic, total)
+            worker = run_worker(bootstrap, fe_url, topic, total, value_format, workdir)
+            row = {
+                "case": name,
+                "records": total,
+                "value_bytes_avg": nbytes / total,
+                "bare_records_s": total / bare["seconds"],
+                "bare_rss_mb": bare["rss_mb"],
+                "worker_records_s": total / worker["seconds"],
+                "worker_MB_s": nbytes / worker["seconds"] / 1e6,
+                "worker_rss_mb": worker["rss_mb"],
+                "worker_cpu_s": worker["cpu_s"],
+                "worker_records_per_cpu_s": total / worker["cpu_s"] if worker["cpu_s"] else None,
+                "ratio_to_bare": bare["seconds"] / worker["seconds"],
+            }
+            results.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        emulator.terminate()
+        emulator.wait(10)
+        if server is not None:
+            server.stop()
+    report = {
+        "meta": {"python": platform.python_version(), "cpus": os.cpu_count(), "argv": sys.argv[1:]},
+        "memory_budget_mb": BUDGET / 2**20,
+        "results": results,
+    }
+    out = ROOT / "bench" / "results" / "worker.json"
+    out.write_text(json.dumps(report, indent=2))
+    header = (
+        f"{'case':<16}{'records':>9}{'bare rec/s':>12}{'worker rec/s':>14}"
+        f"{'MB/s':>8}{'ratio':>7}{'RSS MB':>8}{'CPU s':>7}"
+    )
+    print(header)
+    for r in results:
+        print(
+            f"{r['case']:<16}{r['records']:>9}{r['bare_records_s']:>12,.0f}{r['worker_records_s']:>14,.0f}"
+            f"{r['worker_MB_s']:>8.1f}{r['ratio_to_bare']:>7.2f}{r['worker_rss_mb']:>8.0f}{r['worker_cpu_s']:>7.1f}"
+        )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
