@@ -150,15 +150,22 @@ def _conditions(obs: Observation) -> list[dict[str, str]]:
 
 
 def merge_conditions(
-    previous: Sequence[Mapping[str, Any]], current: list[dict[str, str]], now: str
+    previous: Sequence[Mapping[str, Any]],
+    current: list[dict[str, str]],
+    now: str,
+    generation: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Give each condition a lastTransitionTime that moves only when its status flips."""
+    """Give each condition a lastTransitionTime that moves only when its status flips, and the
+    generation it describes."""
     before = {c.get("type"): c for c in previous}
     merged: list[dict[str, Any]] = []
     for cond in current:
         old = before.get(cond["type"])
         since = old.get("lastTransitionTime") if old and old.get("status") == cond["status"] else None
-        merged.append({**cond, "lastTransitionTime": since or now})
+        entry: dict[str, Any] = {**cond, "lastTransitionTime": since or now}
+        if generation is not None:
+            entry["observedGeneration"] = generation
+        merged.append(entry)
     return merged
 
 
@@ -170,7 +177,9 @@ def compute_status(obs: Observation, previous: Mapping[str, Any], now: str) -> d
         "replicas": obs.deployment.replicas if obs.deployment.exists else 0,
         "readyReplicas": obs.deployment.ready_replicas,
         "tables": list(obs.tables),
-        "conditions": merge_conditions(previous.get("conditions") or [], _conditions(obs), now),
+        "conditions": merge_conditions(
+            previous.get("conditions") or [], _conditions(obs), now, obs.generation
+        ),
     }
     if obs.generation is not None:
         status["observedGeneration"] = obs.generation

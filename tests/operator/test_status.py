@@ -169,3 +169,8 @@ def test_a_topic_leaving_the_lag_is_removed_by_the_patch() -> None:
     previous = {"lag": {"total": 3, "topics": {"a": 1, "b": 2}}}
     new = {"lag": {"total": 1, "topics": {"a": 1}}}
     assert status_patch(previous, new) == {"lag": {"total": 1, "topics": {"b": None}}}
+
+
+def test_conditions_carry_the_generation_they_describe() -> None:
+    status = compute_status(_obs(generation=9), {}, T0)
+    assert {c["observedGeneration"] for c in status["conditions"]} == {9}
