@@ -6,6 +6,7 @@ version 2 with one more optional field (``note``), the schema change producers m
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from google.protobuf import descriptor_pb2
@@ -75,6 +76,7 @@ def order_file(version: int = 1) -> descriptor_pb2.FileDescriptorProto:
     return fd
 
 
+@functools.cache  # one class per version: serializers check the type by identity
 def order_types(version: int = 1) -> tuple[type[Any], type[Any]]:
     """(Order, Order.Line) classes of that version, each version in a pool of its own."""
     from confluent_kafka.schema_registry.common.protobuf import _init_pool
