@@ -279,3 +279,24 @@ def test_deployment_of_a_deleted_sink_is_not_resurrected(kube_api: KubeApi, oper
     kube_api.delete("apps/v1", "Deployment", "shop", "orders-doris-worker")
     time.sleep(3)  # a resurrection would come from the Deployment's DELETED event, within a second
     assert _deployment(kube_api) is None
+
+
+def test_starrocks_sink_created_paused_has_zero_workers_and_its_own_names(
+    kube_api: KubeApi, operator: Any
+) -> None:
+    body = manifest_body("starrocks-users")  # state: Paused, no Secrets referenced
+    body["spec"]["kafka"]["bootstrapServers"] = "127.0.0.1:1"
+    body["spec"]["starrocks"]["httpUrls"] = ["127.0.0.1:1"]
+    body["metadata"].pop("generation")
+    kube_api.create(body)
+    deployment = eventually(lambda: kube_api.get("apps/v1", "Deployment", "crm", "users-starrocks-worker"))
+    assert deployment["spec"]["replicas"] == 0
+    assert kube_api.get("v1", "Service", "crm", "users-starrocks-metrics") is not None
+    sink = eventually(
+        lambda: (
+            (s := kube_api.get("olapsink.io/v1alpha1", "StarRocksSink", "crm", "users"))
+            and s.get("status", {}).get("state") == "Paused"
+            and s
+        )
+    )
+    assert "app.kubernetes.io/component=starrocks-sink" in sink["status"]["selector"]
