@@ -18,6 +18,7 @@ Errors are ``RecordError`` without a location; the engine adds topic/partition/o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -27,6 +28,7 @@ from olapsink_worker.errors import ConfigError, ConfigProblem, RecordError
 
 PASSTHROUGH_FORMATS = frozenset({"json", "string"})
 SUPPORTED_FORMATS = frozenset({"json", "string", "json_with_schema"})
+SCHEMA_FORMATS = frozenset({"avro", "protobuf"})  # decoded by olapsink_worker.formats
 _SCHEMA_CACHE_SIZE = 256
 
 
@@ -57,8 +59,10 @@ class Decoder:
         flavor: str = "doris",
         null_values: str = "ignore",
         time_zone: str = "UTC",
+        row_decoder: Callable[[bytes, str | None], bytes] | None = None,
     ) -> None:
-        if value_format not in SUPPORTED_FORMATS:
+        self._row_decoder = row_decoder
+        if value_format not in SUPPORTED_FORMATS and row_decoder is None:
             raise ConfigError(
                 ConfigProblem(
                     "spec.converter.valueFormat",
@@ -74,7 +78,7 @@ class Decoder:
         self.fail_on_null = null_values == "fail"
         self.zone: dt.tzinfo = zone_named(time_zone)
         self.debezium = mode == "debezium_ingestion"
-        self.passthrough = value_format in PASSTHROUGH_FORMATS and not self.debezium
+        self.passthrough = value_format in PASSTHROUGH_FORMATS and not self.debezium and row_decoder is None
         self._schemas: dict[bytes, Converter | None] = {}
         self._envelope = msgspec.json.Decoder(_Envelope)
         self._any = msgspec.json.Decoder()
@@ -83,15 +87,22 @@ class Decoder:
     @classmethod
     def for_sink(cls, sink: Any) -> Decoder:
         spec = sink.spec
+        value_format = str(spec.converter.value_format)
+        row_decoder = None
+        if value_format in SCHEMA_FORMATS:
+            from olapsink_worker.formats import value_decoder
+
+            row_decoder = value_decoder(spec.converter)
         return cls(
-            value_format=str(spec.converter.value_format),
+            value_format=value_format,
             mode=str(spec.converter.mode),
             flavor=sink.flavor,
             null_values=str(spec.null_values),
             time_zone=str(spec.time_zone),
+            row_decoder=row_decoder,
         )
 
-    def decode(self, value: bytes | None) -> bytes | None:
+    def decode(self, value: bytes | None, topic: str | None = None) -> bytes | None:
         """The row for this value; None when the record is to be skipped (a tolerated tombstone)."""
         if value is None:
             if self.fail_on_null:
@@ -99,6 +110,8 @@ class Decoder:
             return None
         if self.passthrough:
             return value
+        if self._row_decoder is not None:
+            return self._row_decoder(value, topic)
         if self.debezium:
             return self._debezium(value)
         return self._envelope_row(value)

@@ -85,6 +85,7 @@ class Engine:
         options: EngineOptions | None = None,
         topic_partition: Callable[..., Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        schema_watch: Any = None,
     ) -> None:
         self.sink = sink
         self.options = options or EngineOptions()
@@ -96,6 +97,8 @@ class Engine:
         self.clock = clock
         spec = sink.spec
         self.decoder = Decoder.for_sink(sink)
+        # schema.SchemaWatch: adds (or checks) columns before rows of a new record schema are buffered.
+        self.schema_watch = schema_watch
         self.router = Router.for_sink(sink)
         self.tolerate = str(spec.errors.tolerance) == "all"
         self.log_errors = bool(spec.errors.log_errors)
@@ -249,11 +252,13 @@ class Engine:
         default_table = self.router.table_for_topic(topic)
         for m, value in zip(run, values, strict=True):
             try:
-                row = self.decoder.decode(value)
+                row = self.decoder.decode(value, topic)
                 if row is None:
                     self.metrics.records_skipped.labels(topic).inc()
                     continue
                 table = self.router.table_for_row(topic, row) if self.router.by_field else default_table
+                if self.schema_watch is not None:
+                    self.schema_watch.observe(table, value)
             except RecordError as exc:
                 self._record_failed(m, exc, "decode")
                 continue
@@ -654,6 +659,11 @@ class Engine:
             log.error("error while draining: %s", exc)
         self._closing = True
         self.dead_letters.close()
+        if self.schema_watch is not None:
+            try:
+                self.schema_watch.close()
+            except Exception as exc:
+                log.warning("closing the schema watch: %s", exc)
         try:
             self.consumer.close()
         except Exception as exc:

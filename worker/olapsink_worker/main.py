@@ -131,6 +131,7 @@ class Worker:
         from olapsink_worker.deadletter import DeadLetterQueue
         from olapsink_worker.engine import Engine
         from olapsink_worker.load import RetryPolicy, StreamLoader
+        from olapsink_worker.schema.watch import watch_for_sink
 
         spec = sink.spec
         self.sink = sink
@@ -156,6 +157,7 @@ class Worker:
             metrics=self.metrics,
             health=health,
             options=options,
+            schema_watch=watch_for_sink(sink, password),
         )
 
     def _on_stats(self, stats: str) -> None:
