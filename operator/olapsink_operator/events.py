@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from olapsink_operator import labels
 from olapsink_operator.kube import KubeClient, KubeError
 from olapsink_operator.labels import MANAGED_BY
 
@@ -53,3 +54,52 @@ def post_event(kube: KubeClient, sink: Mapping[str, Any], type_: str, reason: st
         kube.create(render_event(sink, type_, reason, message, datetime.now(UTC)))
     except (KubeError, OSError) as error:
         log.warning("could not post event %s on %s: %s", reason, sink["metadata"]["name"], error)
+
+
+def deployment_events(
+    kube: KubeClient,
+    body: Mapping[str, Any],
+    action: str,
+    previous: Mapping[str, Any] | None,
+    desired: Mapping[str, Any],
+    replicas: int,
+) -> bool:
+    """Post the events a Deployment change means to a user. True when the workers roll."""
+    if action == "created":
+        post_event(
+            kube,
+            body,
+            "Normal",
+            "Created",
+            f"created Deployment {desired['metadata']['name']} with {replicas} workers",
+        )
+        return False
+    if action != "updated" or previous is None:
+        return False
+    before = int(previous.get("spec", {}).get("replicas") or 0)
+    if before != replicas:
+        if replicas == 0 and body["spec"].get("state") == "Paused":
+            post_event(kube, body, "Normal", "Paused", f"paused: scaled workers from {before} to 0")
+        elif before == 0 and (body.get("status") or {}).get("state") == "Paused":
+            post_event(kube, body, "Normal", "Resumed", f"resumed: scaled workers from 0 to {replicas}")
+        else:
+            post_event(kube, body, "Normal", "Scaled", f"scaled workers from {before} to {replicas}")
+    old_annotations = (
+        previous.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations") or {}
+    )
+    new_annotations = desired["spec"]["template"]["metadata"]["annotations"]
+    changed = [
+        what
+        for what, annotation in (
+            ("config", labels.CONFIG_HASH_ANNOTATION),
+            ("Secrets", labels.SECRETS_HASH_ANNOTATION),
+            ("restart annotation", labels.RESTART_ANNOTATION),
+        )
+        if old_annotations.get(annotation) != new_annotations.get(annotation)
+    ]
+    if changed:
+        post_event(
+            kube, body, "Normal", "RollingRestart", "rolling the workers: changed " + ", ".join(changed)
+        )
+        return True
+    return False

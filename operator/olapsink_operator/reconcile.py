@@ -7,10 +7,8 @@ the database so that handlers stay fast.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,8 +22,9 @@ from olapsink_worker.spec import Sink, parse_manifest
 from olapsink_operator import labels, lag
 from olapsink_operator.apply import apply_child
 from olapsink_operator.autoscale import AutoscalingPolicy, Recommendations, autoscale, decide_replicas
-from olapsink_operator.events import post_event
+from olapsink_operator.events import deployment_events, post_event
 from olapsink_operator.kube import KubeClient, KubeError
+from olapsink_operator.observe import database_endpoints, probe_database, read_secrets
 from olapsink_operator.render import RenderInputs, render_children
 from olapsink_operator.secretrefs import find_secret_refs, secrets_hash
 from olapsink_operator.status import DeploymentState, KafkaState, Observation, compute_status, status_patch
@@ -108,56 +107,9 @@ def normalised_manifest(sink: Sink, body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def target_tables(sink: Sink) -> list[str]:
-    tables = {str(sink.spec.target_for_topic(mapping.topic)) for mapping in sink.spec.tables}
-    for topic in sink.spec.kafka.topics or []:
-        try:
-            tables.add(str(sink.spec.target_for_topic(topic)))
-        except Exception:  # a topic routed by record field only has no fixed table
-            continue
-    return sorted(tables)
-
-
-def read_secrets(
-    kube: KubeClient, namespace: str, refs: list[Any]
-) -> tuple[dict[tuple[str, str], bytes], list[str]]:
-    """Values of the referenced keys, and the ``secret/key`` references that could not be found."""
-    values: dict[tuple[str, str], bytes] = {}
-    missing: list[str] = []
-    for secret in sorted({ref.secret for ref in refs}):
-        obj = kube.get("v1", "Secret", namespace, secret)
-        data = (obj or {}).get("data") or {}
-        for ref in refs:
-            if ref.secret != secret:
-                continue
-            if ref.key in data:
-                values[(secret, ref.key)] = base64.b64decode(data[ref.key])
-            else:
-                missing.append(f"{secret}/{ref.key}" if obj is not None else secret)
-    return values, sorted(set(missing))
-
-
-def database_endpoints(manifest: Mapping[str, Any]) -> list[tuple[str, int]]:
-    spec = manifest["spec"]
-    if "doris" in spec:
-        port = int(spec["doris"].get("httpPort", 8030))
-        return [(str(host), port) for host in spec["doris"].get("feHosts", [])]
-    endpoints = []
-    for url in spec.get("starrocks", {}).get("httpUrls", []):
-        host, _, port_text = str(url).removeprefix("http://").removeprefix("https://").rpartition(":")
-        endpoints.append((host or str(url), int(port_text) if port_text.isdigit() else 8030))
-    return endpoints
-
-
-def probe_database(endpoints: list[tuple[str, int]], timeout: float) -> str | None:
-    """None when one frontend accepts a TCP connection; else a message naming the ones tried."""
-    for host, port in endpoints:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                return None
-        except OSError:
-            continue
-    tried = ", ".join(f"{h}:{p}" for h, p in endpoints)
-    return f"no frontend reachable on its HTTP port ({tried})"
+    """``db.table`` of every mapped or listed topic (per-record routing by tableField may add more)."""
+    topics = {mapping.topic for mapping in sink.spec.tables} | set(sink.spec.kafka.topics or [])
+    return sorted({str(sink.spec.target_for_topic(topic)) for topic in topics})
 
 
 def observe_external(
@@ -314,7 +266,9 @@ def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], fresh_lag: b
             )
             break
         if child["kind"] == "Deployment":
-            rolled = _deployment_events(ctx, body, result.action, result.previous, child, decision.replicas)
+            rolled = deployment_events(
+                ctx.kube, body, result.action, result.previous, child, decision.replicas
+            )
 
     deployment = ctx.kube.get("apps/v1", "Deployment", namespace, dep_name)
     obs = Observation(
@@ -345,56 +299,3 @@ def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], fresh_lag: b
         )
     if rolled:
         log.info("%s/%s: rolling the workers (config, Secret or restart changed)", namespace, name)
-
-
-def _deployment_events(
-    ctx: Context,
-    body: Mapping[str, Any],
-    action: str,
-    previous: Mapping[str, Any] | None,
-    desired: Mapping[str, Any],
-    replicas: int,
-) -> bool:
-    """Post the events a Deployment change means to a user. True when the workers roll."""
-    if action == "created":
-        post_event(
-            ctx.kube,
-            body,
-            "Normal",
-            "Created",
-            f"created Deployment {desired['metadata']['name']} with {replicas} workers",
-        )
-        return False
-    if action != "updated" or previous is None:
-        return False
-    before = int(previous.get("spec", {}).get("replicas") or 0)
-    if before != replicas:
-        if replicas == 0 and body["spec"].get("state") == "Paused":
-            post_event(ctx.kube, body, "Normal", "Paused", f"paused: scaled workers from {before} to 0")
-        elif before == 0 and (body.get("status") or {}).get("state") == "Paused":
-            post_event(ctx.kube, body, "Normal", "Resumed", f"resumed: scaled workers from 0 to {replicas}")
-        else:
-            post_event(ctx.kube, body, "Normal", "Scaled", f"scaled workers from {before} to {replicas}")
-    old_annotations = (
-        previous.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations") or {}
-    )
-    new_annotations = desired["spec"]["template"]["metadata"]["annotations"]
-    changed = [
-        what
-        for what, annotation in (
-            ("config", labels.CONFIG_HASH_ANNOTATION),
-            ("Secrets", labels.SECRETS_HASH_ANNOTATION),
-            ("restart annotation", labels.RESTART_ANNOTATION),
-        )
-        if old_annotations.get(annotation) != new_annotations.get(annotation)
-    ]
-    if changed:
-        post_event(
-            ctx.kube, body, "Normal", "RollingRestart", "rolling the workers: changed " + ", ".join(changed)
-        )
-        return True
-    return False
-
-
-def is_unreachable(error: Exception) -> bool:
-    return isinstance(error, KubeError | OSError)
