@@ -82,6 +82,15 @@ def test_create_makes_owned_deployment_configmap_service_and_pdb(kube_api: KubeA
     )
     assert status["selector"] == labels.selector_string("orders", "doris")
     assert status["tables"] == ["finance.refunds", "shop.orders_tbl"]
+    # kopf's bookkeeping lives under our group, never under kopf.zalando.org.
+    annotations = eventually(
+        lambda: (
+            "olapsink.io/last-handled-configuration" in (a := _sink(kube_api)["metadata"]["annotations"])
+            and a
+        )
+    )
+    assert not [key for key in annotations if key.startswith("kopf.zalando.org")]
+    assert "Created" in eventually(lambda: _event_reasons(kube_api))
 
 
 def _template_annotations(api: KubeApi) -> dict[str, str]:
