@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,8 @@ from olapsink_worker.load import LoaderSettings, StreamLoader
 from olapsink_worker.schema import SchemaEvolver, pymysql_connector, row_fields
 from olapsink_worker.schema.evolver import Connect
 from olapsink_worker.tables import TableRef
+
+from tests.worker.harness import ThreadWorker, count, sink_doc, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -228,3 +231,70 @@ def test_two_workers_racing_on_the_same_column_both_succeed(
     assert errors == []
     assert sorted(results) == [[], ["score"]]  # one added it, the other found it added
     assert list(columns(any_emulator, table)) == ["id", "name", "score"]
+
+
+# -- the whole worker: Kafka → engine (SchemaWatch) → emulator -----------------------------------------
+
+
+@pytest.fixture
+def sink_user(any_emulator: Any, mariadb: Any) -> Iterator[None]:
+    """The sink's user on MariaDB too: the query port of the emulated FE is MariaDB itself."""
+    user, password = any_emulator.user, any_emulator.password
+    with mariadb.connect() as conn, conn.cursor() as cur:
+        for host in ("%", "localhost"):
+            cur.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (user, host, password))
+            cur.execute("GRANT SELECT, ALTER ON *.* TO %s@%s", (user, host))
+    yield
+
+
+def worker_doc(
+    emulator: Any, broker: Any, mariadb: Any, table: TableRef, topic: str, mode: str
+) -> dict[str, Any]:
+    section = "doris" if emulator.flavor == "doris" else "starrocks"
+    query_port: dict[str, Any] = {section: {"queryPort": mariadb.port}}
+    return sink_doc(
+        emulator,
+        broker,
+        table.database,
+        [topic],
+        {topic: table.table},
+        converter={"mode": "debezium_ingestion", "valueFormat": "json_with_schema"},
+        schemaEvolution=mode,
+        buffer={"records": 100, "flushIntervalMs": 200},
+        **query_port,
+    )
+
+
+def test_worker_adds_the_column_mid_stream_and_loads_its_values(
+    any_emulator: Any, table: TableRef, kafka_broker: Any, mariadb: Any, sink_user: None
+) -> None:
+    topic = f"evo{uuid.uuid4().hex[:8]}"
+    kafka_broker.create_topic(topic, 1)
+    kafka_broker.produce(topic, [envelope(BASE_FIELDS, {"id": i, "name": f"n{i}"}) for i in (1, 2)])
+    doc = worker_doc(any_emulator, kafka_broker, mariadb, table, topic, "basic")
+    with ThreadWorker(doc, any_emulator.password) as w:
+        wait_for(lambda: count(any_emulator, table.database, table.table) == 2, 60, what="old-schema rows")
+        kafka_broker.produce(
+            topic,
+            [envelope(BASE_FIELDS + NEW_FIELDS, {"id": 3, "name": "n3", "score": 7, "seen": 0, "Note": "x"})],
+        )
+        wait_for(lambda: count(any_emulator, table.database, table.table) == 3, 60, what="new-schema row")
+        assert w.engine.fatal is None
+    got = any_emulator.query(
+        f"SELECT id, score, CAST(seen AS CHAR), Note FROM `{table.database}`.`users` ORDER BY id"
+    )
+    assert got == [(1, None, None, None), (2, None, None, None), (3, 7, "1970-01-01 00:00:00.000000", "x")]
+
+
+def test_worker_with_evolution_none_stops_naming_the_column(
+    any_emulator: Any, table: TableRef, kafka_broker: Any, mariadb: Any, sink_user: None
+) -> None:
+    topic = f"evo{uuid.uuid4().hex[:8]}"
+    kafka_broker.create_topic(topic, 1)
+    kafka_broker.produce(topic, [envelope(BASE_FIELDS + NEW_FIELDS[:1], {"id": 1, "name": "a", "score": 1})])
+    doc = worker_doc(any_emulator, kafka_broker, mariadb, table, topic, "none")
+    with ThreadWorker(doc, any_emulator.password) as w:
+        wait_for(lambda: w.engine.fatal is not None, 60, what="the sink to stop")
+        assert "no column for field(s) score" in str(w.engine.fatal)
+    assert count(any_emulator, table.database, table.table) == 0
+    assert "score" not in columns(any_emulator, table)
