@@ -405,11 +405,31 @@ def test_a_race_on_one_of_two_columns_adds_the_other_afterwards() -> None:
     assert alters(server)[-1] == "ALTER TABLE `db`.`t` ADD COLUMN `note` STRING NULL"
 
 
-def test_doris_duplicate_message_without_errno_counts_as_duplicate() -> None:
-    exc = pymysql.err.OperationalError(
-        1105, "errCode = 2, detailMessage = Can not add column which already exists in base table: score"
-    )
-    assert classify(exc) == "duplicate"
+@pytest.mark.parametrize(
+    ("code", "message", "kind"),
+    [
+        (1060, "Duplicate column name 'score'", "duplicate"),
+        (
+            1105,
+            "errCode = 2, detailMessage = Can not add column which already exists in base table: score",
+            "duplicate",
+        ),
+        (1064, "Getting analyzing error. Detail message: Column 'score' already exists.", "duplicate"),
+        (
+            1105,
+            "errCode = 2, detailMessage = Table[t]'s state(SCHEMA_CHANGE) is not NORMAL. "
+            "Do not allow doing ALTER ops",
+            "busy",
+        ),
+        (1105, "Table[t]'s state is not NORMAL. Do not allow doing ALTER ops", "busy"),
+        (1142, "ALTER command denied to user 'u'@'h' for table 't'", "denied"),
+        (2013, "Lost connection to MySQL server during query", "connection"),
+        (1105, "errCode = 2, detailMessage = Unknown column 'x'", "other"),
+        (1105, "errCode = 2, detailMessage = Table 'x' already exists", "other"),
+    ],
+)
+def test_classify_database_errors(code: int, message: str, kind: str) -> None:
+    assert classify(pymysql.err.OperationalError(code, message)) == kind
 
 
 def test_a_busy_table_is_waited_for() -> None:
@@ -445,7 +465,7 @@ def test_a_table_that_stays_busy_stops_the_sink_with_the_ddl() -> None:
     server = FakeServer()
     server.tables[("db", "t")] = ["id"]
     ev = evolver(server)
-    busy = pymysql.err.OperationalError(1105, "Table[t]'s state is not NORMAL")
+    busy = pymysql.err.OperationalError(1105, "Table[t]'s state is not NORMAL. Do not allow doing ALTER ops")
 
     def always_busy() -> None:
         raise busy

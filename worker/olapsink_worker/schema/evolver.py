@@ -42,7 +42,9 @@ COLUMNS_SQL = "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SC
 _DUPLICATE_COLUMN = 1060
 _ACCESS_DENIED = frozenset({1044, 1045, 1142, 1143, 1227})
 _CONNECTION_LOST = frozenset({2003, 2006, 2013, 2055})
-_BUSY_MESSAGES = ("state is not normal", "do not allow doing alter", "schema change job", "is doing")
+# Doris/StarRocks: "Table[t]'s state(SCHEMA_CHANGE) is not NORMAL. Do not allow doing ALTER ops" (one
+# schema-change job per table at a time); the older form has no "(SCHEMA_CHANGE)".
+_BUSY_MESSAGES = ("is not normal. do not allow doing alter", "schema change operation is in progress")
 
 
 class _Duplicate(Exception):
