@@ -73,7 +73,7 @@ def any_emulator(request: pytest.FixtureRequest) -> EmulatorHandle:
 
 
 @pytest.fixture
-def count_only_emulator(request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
+def count_only_emulator() -> Iterator[EmulatorHandle]:
     """A Doris emulator in count-only mode (no MariaDB), for framing and throughput checks."""
     handle = _start("doris", None, count_only=True)
     yield handle

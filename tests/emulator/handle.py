@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import uuid
 from collections.abc import Coroutine, Mapping, Sequence
@@ -146,7 +145,9 @@ class EmulatorHandle:
 
     def txns(self, db: str | None = None, label: str | None = None) -> list[dict[str, Any]]:
         params = {k: v for k, v in {"db": db, "label": label}.items() if v}
-        return list(json.loads(httpx.get(f"{self.be_url}/_emulator/txns", params=params).text)["txns"])
+        reply = httpx.get(f"{self.be_url}/_emulator/txns", params=params)
+        reply.raise_for_status()
+        return list(reply.json()["txns"])
 
     def stop_fe(self, index: int = 0) -> None:
         self._run(self.emulator.stop_fe(index))

@@ -6,13 +6,16 @@ COMMENT, so any emulator process pointed at the same MariaDB knows them after a 
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pymysql
+from pymysql.converters import escape_string
 
 from tests.emulator.dialects import Dialect
 
@@ -220,7 +223,8 @@ def apply_ops(conn: pymysql.connections.Connection, schema: TableSchema, ops: Se
                 cur.executemany(f"DELETE FROM {table} WHERE {where}", params)
             else:
                 names = ", ".join(_q(c) for c in cols)
-                sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(cols))})"
+                head = f"INSERT INTO {table} ({names}) VALUES "
+                tail = ""
                 if first.kind in ("upsert", "partial"):
                     updates = [c for c in cols if c not in schema.key]
                     # A full-row upsert resets the columns it does not mention to their default.
@@ -242,6 +246,47 @@ def apply_ops(conn: pymysql.connections.Connection, schema: TableSchema, ops: Se
                         sets = [f"{_q(c)}={expr}" for c, expr in new.items()]
                     if not sets:  # a key-only table: nothing to update
                         sets = [f"{_q(schema.key[0])}={_q(schema.key[0])}"]
-                    sql += " ON DUPLICATE KEY UPDATE " + ", ".join(sets)
-                cur.executemany(sql, params)
+                    tail = " ON DUPLICATE KEY UPDATE " + ", ".join(sets)
+                for statement in insert_statements(head, params, tail):
+                    cur.execute(statement)
             i = j
+
+
+def _string_literal(value: str) -> str:
+    return "'" + escape_string(value) + "'"
+
+
+def _other_literal(value: Any) -> str:
+    """Values of column types without a converter (e.g. ENUM, BLOB) go in as text."""
+    text = json.dumps(value, separators=(",", ":")) if isinstance(value, (dict, list)) else str(value)
+    return _string_literal(text)
+
+
+# SQL literals by Python type; pymysql's generic escaping was most of the time of a large load.
+_LITERALS: dict[type, Callable[[Any], str]] = {
+    type(None): lambda _: "NULL",
+    int: str,
+    bool: lambda v: "1" if v else "0",
+    float: repr,
+    decimal.Decimal: str,
+    str: _string_literal,
+    dt.date: lambda v: f"'{v.isoformat()}'",
+    dt.datetime: lambda v: f"'{v.isoformat(sep=' ')}'",
+}
+
+
+def insert_statements(
+    head: str, rows: Sequence[tuple[Any, ...]], tail: str, max_bytes: int = 1 << 20
+) -> Iterator[str]:
+    """Multi-row INSERTs of at most about `max_bytes` each (MariaDB's max_allowed_packet is 16 MB)."""
+    chunk: list[str] = []
+    size = 0
+    for row in rows:
+        literal = "(" + ",".join(_LITERALS.get(type(v), _other_literal)(v) for v in row) + ")"
+        chunk.append(literal)
+        size += len(literal) + 1
+        if size >= max_bytes:
+            yield head + ",".join(chunk) + tail
+            chunk, size = [], 0
+    if chunk:
+        yield head + ",".join(chunk) + tail

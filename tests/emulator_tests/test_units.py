@@ -167,3 +167,20 @@ def test_fault_rules_count_down_and_match() -> None:
     assert book.take(None, "stream_load", "d", "t", "a-3") is None
     with pytest.raises(ValueError, match="times"):
         parse_rule({"fault": "drop", "times": 0})
+
+
+def test_insert_statements_escape_values_and_split_by_size() -> None:
+    from tests.emulator.tables import insert_statements
+
+    rows = [
+        (1, "it's", None, decimal.Decimal("1.50"), dt.datetime(2026, 1, 2, 3, 4, 5, 6), dt.date(2026, 1, 2)),
+        (2, "back\\slash", 2.5, decimal.Decimal("0"), dt.datetime(2026, 1, 2), dt.date(2026, 1, 3)),
+    ]
+    statements = list(insert_statements("INSERT INTO t VALUES ", rows, " ON DUPLICATE KEY UPDATE a=a"))
+    assert statements == [
+        "INSERT INTO t VALUES "
+        "(1,'it\\'s',NULL,1.50,'2026-01-02 03:04:05.000006','2026-01-02'),"
+        "(2,'back\\\\slash',2.5,0,'2026-01-02 00:00:00','2026-01-03')"
+        " ON DUPLICATE KEY UPDATE a=a"
+    ]
+    assert len(list(insert_statements("I ", [(i,) for i in range(100)], "", max_bytes=50))) > 1
