@@ -49,6 +49,10 @@ class SchemaWatch:
             schema = bytes(self._split.decode(value).schema)
         except msgspec.DecodeError:
             return  # not an envelope: the decoder reports it
+        self.observe_schema(table, schema)
+
+    def observe_schema(self, table: TableRef, schema: bytes) -> None:
+        """``observe`` for a caller that already split the envelope (saves parsing the value twice)."""
         if schema == b"null":
             return
         key = (table, schema)
