@@ -19,7 +19,7 @@ from olapsink_worker.schema import (
     missing_fields,
     row_fields,
 )
-from olapsink_worker.schema.evolver import classify
+from olapsink_worker.schema.evolver import PyMySQLConnector, classify
 from olapsink_worker.schema.watch import SchemaWatch, watch_for_sink
 from olapsink_worker.spec import parse_manifest
 from olapsink_worker.tables import TableRef
@@ -647,3 +647,25 @@ def test_watch_in_none_mode_stops_on_the_first_record_with_a_new_field() -> None
     watch.observe(TABLE, envelope_value([ID]))
     with pytest.raises(FatalSinkError, match=r"field\(s\) score"):
         watch.observe(TABLE, envelope_value([ID, SCORE]))
+
+
+@pytest.mark.parametrize(
+    ("tls", "encrypted", "check_hostname"),
+    [
+        (None, False, None),
+        ({"enabled": True}, True, True),
+        ({"enabled": True, "skipHostnameVerification": True}, True, False),
+        ({"enabled": True, "excludedProtocols": ["mysql"]}, False, None),
+    ],
+)
+def test_doris_query_port_uses_tls_as_the_spec_says(
+    tls: dict[str, Any] | None, encrypted: bool, check_hostname: bool | None
+) -> None:
+    doris: dict[str, Any] = {"feHosts": ["fe1"], "user": "u", "database": "db"}
+    if tls:
+        doris["tls"] = tls
+    connect = SchemaEvolver.for_sink(manifest(doris=doris), "pw")._connect
+    assert isinstance(connect, PyMySQLConnector)
+    assert (connect.tls is not None) == encrypted
+    if connect.tls is not None:
+        assert connect.tls.check_hostname == check_hostname

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ import pymysql
 from olapsink_worker.errors import FatalSinkError
 from olapsink_worker.schema.column_types import TypeDialect, UnmappableFieldError
 from olapsink_worker.schema.diff import Field, add_columns_sql, missing_fields
+from olapsink_worker.secrets import secret_path
 from olapsink_worker.tables import TableRef
 
 log = logging.getLogger(__name__)
@@ -70,25 +72,52 @@ def classify(exc: pymysql.err.MySQLError) -> str:
     return "other"
 
 
-def pymysql_connector(
-    user: str, password: str, *, connect_timeout: float = 10.0, read_timeout: float = 120.0
-) -> Connect:
-    """A ``Connect`` that opens autocommit pymysql connections as ``user``."""
+class PyMySQLConnector:
+    """A ``Connect`` that opens autocommit pymysql connections as ``user``, over TLS when ``tls`` is set."""
 
-    def connect(host: str, port: int) -> Any:
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        *,
+        tls: ssl.SSLContext | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+    ) -> None:
+        self.user = user
+        self._password = password
+        self.tls = tls
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+
+    def __call__(self, host: str, port: int) -> Any:
         return pymysql.connect(
             host=host,
             port=port,
-            user=user,
-            password=password,
+            user=self.user,
+            password=self._password,
             autocommit=True,
             charset="utf8mb4",
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            write_timeout=read_timeout,
+            ssl=self.tls,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            write_timeout=self.read_timeout,
         )
 
-    return connect
+
+def pymysql_connector(user: str, password: str, *, tls: ssl.SSLContext | None = None) -> PyMySQLConnector:
+    return PyMySQLConnector(user, password, tls=tls)
+
+
+def doris_mysql_tls(doris: Any) -> ssl.SSLContext | None:
+    """TLS for the query port from ``spec.doris.tls`` (None unless enabled and ``mysql`` is not excluded)."""
+    tls = doris.tls
+    if not tls.enabled or "mysql" in tls.excluded_protocols:
+        return None
+    ca_file = str(secret_path(tls.ca_secret_ref)) if tls.ca_secret_ref else None
+    context = ssl.create_default_context(cafile=ca_file)  # no CA secret: the system trust store
+    context.check_hostname = not tls.skip_hostname_verification
+    return context
 
 
 class SchemaEvolver:
@@ -128,12 +157,12 @@ class SchemaEvolver:
         spec = sink.spec
         if sink.flavor == "doris":
             hosts = [(h, int(spec.doris.query_port)) for h in spec.doris.fe_hosts]
-            user = spec.doris.user
+            connect = pymysql_connector(spec.doris.user, password, tls=doris_mysql_tls(spec.doris))
         else:
             port = spec.starrocks.query_port or 9030
             hosts = [(_host_of(u), int(port)) for u in spec.starrocks.http_urls]
-            user = spec.starrocks.user
-        return cls(pymysql_connector(user, password), hosts, mode=spec.schema_evolution, flavor=sink.flavor)
+            connect = pymysql_connector(spec.starrocks.user, password)
+        return cls(connect, hosts, mode=spec.schema_evolution, flavor=sink.flavor)
 
     def close(self) -> None:
         with self._lock:
