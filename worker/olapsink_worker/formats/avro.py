@@ -27,27 +27,37 @@ from fastavro.schema import SchemaParseException
 from fastavro.types import Schema
 
 from olapsink_worker.errors import ConfigError, ConfigProblem, RecordError
+from olapsink_worker.formats.avro_plan import converted, needs_objects, record_converter, strip_logical
 from olapsink_worker.formats.registry import SchemaCache
 from olapsink_worker.formats.values import plain
 from olapsink_worker.formats.wire import split_frame
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
 RowDecoder = Callable[[bytes, "str | None"], bytes]
-_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "string"})
 
 
 class AvroRecordSchema:
-    """A parsed record schema and the names of the fields whose values need converting."""
+    """A record schema ready to read values with, and the plan that turns what it reads into a row."""
 
     def __init__(self, schema: Any, named: dict[str, Any] | None = None) -> None:
-        parsed = fastavro.parse_schema(schema, named_schemas=named)
-        if not isinstance(parsed, dict) or parsed.get("type") != "record":
-            kind = parsed.get("type") if isinstance(parsed, dict) else parsed
+        references = bool(named)
+        original = fastavro.parse_schema(schema, named_schemas=named)
+        if not isinstance(original, dict) or original.get("type") != "record":
+            kind = original.get("type") if isinstance(original, dict) else original
             raise ValueError(f"the top-level schema must be a record (one column per field), not {kind!r}")
-        self.parsed: Schema = parsed
-        self.name = str(parsed.get("name"))
-        names = dict(parsed.get("__named_schemas") or {})
-        self.converted = [f["name"] for f in parsed["fields"] if _needs_plain(f["type"], names, set())]
+        self.name = str(original.get("name"))
+        names = dict(original.get("__named_schemas") or {})
+        self.parsed: Schema
+        self._convert: Callable[[dict[str, Any]], Any] | None
+        if references or needs_objects(original, names):
+            # fastavro's logical-type objects, written out by values.plain: slower, works for any schema.
+            # (Referenced types are parsed elsewhere, with their logical types, so they take this path.)
+            self.parsed = original
+            fields = [f["name"] for f in original["fields"] if converted(f["type"], names)]
+            self._convert = _plain_fields(fields) if fields else None
+        else:
+            self.parsed = fastavro.parse_schema(strip_logical(schema))
+            self._convert = record_converter(original)
 
     def row(self, payload: bytes | memoryview) -> bytes:
         """The JSON row for one Avro-encoded record; RecordError when it does not decode."""
@@ -66,36 +76,19 @@ class AvroRecordSchema:
         if not isinstance(record, dict):
             raise RecordError(f"Avro value decoded to {type(record).__name__}, expected a record")
         try:
-            for name in self.converted:
-                record[name] = plain(record[name])
+            if self._convert is not None:
+                self._convert(record)
             return _encode(record)
         except (TypeError, ValueError, OverflowError) as exc:
             raise RecordError(f"Avro record {self.name} has a value with no row form: {exc}") from exc
 
 
-def _needs_plain(schema: Any, names: Mapping[str, Any], seen: set[str]) -> bool:
-    """Whether values of this (parsed) schema can hold anything but JSON-ready primitives."""
-    if isinstance(schema, str):
-        if schema in _PRIMITIVES:
-            return False
-        if schema in seen:
-            return False  # a recursive reference: already being looked at further up
-        named = names.get(schema)
-        return named is None or _needs_plain(named, names, seen | {schema})
-    if isinstance(schema, list):
-        return any(_needs_plain(branch, names, seen) for branch in schema)
-    if not isinstance(schema, dict):
-        return True
-    kind = schema.get("type")
-    if "logicalType" in schema or kind in ("bytes", "fixed", "record", "error"):
-        return True
-    if kind == "array":
-        return _needs_plain(schema.get("items"), names, seen)
-    if kind == "map":
-        return _needs_plain(schema.get("values"), names, seen)
-    if kind == "enum":
-        return False
-    return _needs_plain(kind, names, seen)
+def _plain_fields(fields: list[str]) -> Callable[[dict[str, Any]], Any]:
+    def convert(record: dict[str, Any]) -> None:
+        for name in fields:
+            record[name] = plain(record[name])
+
+    return convert
 
 
 class AvroRegistryDecoder:
