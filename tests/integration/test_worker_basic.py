@@ -65,3 +65,44 @@ def test_time_trigger_flushes_a_quiet_partition(starrocks_emulator, kafka_broker
         kafka_broker.produce(topic, _rows(0, 7))
         # Far below the count/bytes triggers and nothing else arrives: only the timer can flush this.
         wait_for(lambda: count(emu, db, "tbl") == 7, 15, what="time-triggered flush")
+
+
+def test_connect_logical_types_land_as_values_not_nulls(any_emulator, kafka_broker):
+    emu = any_emulator
+    db = emu.create_database()
+    emu.create_table(
+        db,
+        "orders",
+        "DUPLICATE",
+        {"id": "INT", "day": "DATE", "ts": "DATETIME", "amount": "DECIMAL(10,2)"},
+        key=["id"],
+    )
+    topic = _topic(kafka_broker)
+    schema = {
+        "type": "struct",
+        "fields": [
+            {"field": "id", "type": "int32"},
+            {"field": "day", "type": "int32", "name": "org.apache.kafka.connect.data.Date"},
+            {"field": "ts", "type": "int64", "name": "org.apache.kafka.connect.data.Timestamp"},
+            {
+                "field": "amount",
+                "type": "bytes",
+                "name": "org.apache.kafka.connect.data.Decimal",
+                "parameters": {"scale": "2"},
+            },
+        ],
+    }
+    payload = {
+        "id": 1,
+        "day": 8905,
+        "ts": 1712917800000,
+        "amount": "MDk=",
+    }  # 1994-05-20, 2024-04-12 10:30, 123.45
+    kafka_broker.produce(topic, [json.dumps({"schema": schema, "payload": payload}).encode()])
+    doc = sink_doc(
+        emu, kafka_broker, db, [topic], {topic: "orders"}, converter={"valueFormat": "json_with_schema"}
+    )
+    with ThreadWorker(doc, emu.password):
+        wait_for(lambda: count(emu, db, "orders") == 1, 30, what="the row")
+    ((day, ts, amount),) = emu.query(f"SELECT day, ts, amount FROM `{db}`.orders")
+    assert (str(day), str(ts), str(amount)) == ("1994-05-20", "2024-04-12 10:30:00", "123.45")
