@@ -66,24 +66,32 @@ class ControlRoutes(EmulatorCore):
         return json_response({name: getattr(self.config, name) for name in TUNABLE})
 
     async def control_reset(self, request: web.Request) -> web.StreamResponse:
+        self.reset()
+        return json_response({"ok": True})
+
+    def reset(self) -> None:
         """Clear faults and restore the start-up settings (labels, transactions and the clock stay)."""
         self.faults.clear()
         self.configure(dict(self._defaults))
-        return json_response({"ok": True})
 
     async def control_clock(self, request: web.Request) -> web.StreamResponse:
         payload = await request.json()
         advance = payload.get("advance") if isinstance(payload, dict) else None
         if not isinstance(advance, (int, float)) or advance < 0:
             return json_response({"error": "advance: a number of seconds >= 0 is required"}, status=400)
-        self.registry.clock.offset += float(advance)
+        return json_response({"offset": self.advance_clock(float(advance))})
+
+    def advance_clock(self, seconds: float) -> float:
+        self.registry.clock.offset += seconds
         self.registry.sweep(force=True)
-        return json_response({"offset": self.registry.clock.offset})
+        return self.registry.clock.offset
 
     async def control_txns(self, request: web.Request) -> web.StreamResponse:
+        return json_response({"txns": self.list_txns(request.query.get("db"), request.query.get("label"))})
+
+    def list_txns(self, db: str | None, label: str | None) -> list[dict[str, Any]]:
         self.registry.sweep(force=True)
-        db, label = request.query.get("db"), request.query.get("label")
-        txns = [
+        return [
             {
                 "txn_id": t.txn_id,
                 "db": t.db,
@@ -95,4 +103,3 @@ class ControlRoutes(EmulatorCore):
             for t in self.registry.txns.values()
             if (db is None or t.db == db) and (label is None or t.label == label)
         ]
-        return json_response({"txns": txns})

@@ -35,6 +35,7 @@ def _start(flavor: str, mariadb: Any, count_only: bool = False) -> EmulatorHandl
 
 def _fresh(handle: EmulatorHandle) -> EmulatorHandle:
     handle.reset()
+    handle.start_be()
     for index in range(len(handle.emulator.fes)):
         handle.start_fe(index)
     return handle

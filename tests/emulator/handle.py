@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
-import httpx
 import pymysql
 
+from tests.emulator.faults import parse_rule
 from tests.emulator.server import Emulator, EmulatorConfig
 from tests.emulator.tables import create_table_sql
 
@@ -32,6 +32,14 @@ class EmulatorHandle:
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn` on the emulator's loop thread, which owns its state (works with the BE stopped)."""
+
+        async def call() -> T:
+            return fn(*args)
+
+        return self._run(call())
 
     # ------------------------------------------------------------------ addresses and credentials
 
@@ -112,14 +120,11 @@ class EmulatorHandle:
         table: str | None = None,
         db: str | None = None,
     ) -> None:
+        """Switch a fault on (see faults.py); ValueError names a wrong argument."""
         match = {
             k: v for k, v in {"op": op, "label_prefix": label_prefix, "table": table, "db": db}.items() if v
         }
-        r = httpx.post(
-            f"{self.be_url}/_emulator/faults", json={"fault": fault, "match": match, "times": times}
-        )
-        if r.status_code != 200:
-            raise ValueError(r.json()["error"])
+        self.emulator.faults.add(parse_rule({"fault": fault, "match": match, "times": times}))
 
     def clear_faults(self) -> None:
         self.emulator.faults.clear()
@@ -127,27 +132,29 @@ class EmulatorHandle:
     def configure(self, **settings: float) -> None:
         """Change label_keep_seconds, precommit_timeout, prepared_timeout, group_commit_interval or
         publish_delay (seconds) until the next reset; the fixtures reset before every test."""
-        r = httpx.post(f"{self.be_url}/_emulator/config", json=settings)
-        if r.status_code != 200:
-            raise ValueError(r.json()["error"])
+        self._call(self.emulator.configure, dict(settings))
 
     def reset(self) -> None:
         """Clear faults and restore the start-up settings."""
-        httpx.post(f"{self.be_url}/_emulator/reset").raise_for_status()
+        self._call(self.emulator.reset)
 
     def stats(self) -> dict[str, Any]:
         return self.emulator.stats()
 
     def advance_clock(self, seconds: float) -> None:
         """Move the emulator's clock forward (expires labels and transactions without sleeping)."""
-        r = httpx.post(f"{self.be_url}/_emulator/clock", json={"advance": seconds})
-        r.raise_for_status()
+        self._call(self.emulator.advance_clock, float(seconds))
 
     def txns(self, db: str | None = None, label: str | None = None) -> list[dict[str, Any]]:
-        params = {k: v for k, v in {"db": db, "label": label}.items() if v}
-        reply = httpx.get(f"{self.be_url}/_emulator/txns", params=params)
-        reply.raise_for_status()
-        return list(reply.json()["txns"])
+        """Known transactions (txn_id, db, table, label, state, reason), optionally for one db/label."""
+        return self._call(self.emulator.list_txns, db, label)
+
+    def stop_be(self) -> None:
+        """Stop the BE: FEs still redirect to it, and the connection is refused."""
+        self._run(self.emulator.stop_be())
+
+    def start_be(self) -> None:
+        self._run(self.emulator.start_be())
 
     def stop_fe(self, index: int = 0) -> None:
         self._run(self.emulator.stop_fe(index))

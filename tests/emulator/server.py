@@ -49,12 +49,20 @@ class Emulator(
         if site.runner is None:
             await self._start_site(site, self.fe_app())
 
-    async def stop(self) -> None:
-        for index in range(len(self.fes)):
-            await self.stop_fe(index)
+    async def stop_be(self) -> None:
+        """Close the BE port: redirects then point at a port that refuses connections."""
         if self.be.runner is not None:
             await self.be.runner.cleanup()
             self.be.runner = None
+
+    async def start_be(self) -> None:
+        if self.be.runner is None:
+            await self._start_site(self.be, self.be_app())
+
+    async def stop(self) -> None:
+        for index in range(len(self.fes)):
+            await self.stop_fe(index)
+        await self.stop_be()
         for task in list(self._tasks):
             task.cancel()
         if self.db is not None:

@@ -144,3 +144,18 @@ def test_doris_sql_api_runs_statements_on_the_database(doris_emulator: EmulatorH
     reply = stream_load(e, db, "t", '{"id": 1, "note": "added"}', format="json")
     assert reply["Status"] == "Success"
     assert e.query(f"SELECT id, note FROM `{db}`.t") == [(1, "added")]
+
+
+def test_stopped_be_refuses_connections_after_the_redirect(any_emulator: EmulatorHandle) -> None:
+    e = any_emulator
+    db = e.create_database()
+    e.create_table(db, "t", "DUPLICATE", {"id": "INT"})
+    e.stop_be()
+    try:
+        with pytest.raises(httpx.ConnectError):
+            send(e, "PUT", f"/api/{db}/t/_stream_load", b'{"id": 1}', {"format": "json"})
+        e.inject_fault("http_500", times=1)  # the control methods still work without the BE
+    finally:
+        e.start_be()
+    e.clear_faults()
+    assert stream_load(e, db, "t", '{"id": 1}', format="json")["Status"] == "Success"
