@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
+import fastavro
 import pymysql
 import pytest
 from olapsink_worker.errors import FatalSinkError
@@ -19,8 +21,9 @@ from olapsink_worker.schema import (
     missing_fields,
     row_fields,
 )
+from olapsink_worker.schema.avro_fields import avro_fields
 from olapsink_worker.schema.evolver import PyMySQLConnector, classify
-from olapsink_worker.schema.watch import SchemaWatch, watch_for_sink
+from olapsink_worker.schema.watch import AvroRegistrySchemas, SchemaWatch, watch_for_sink
 from olapsink_worker.spec import parse_manifest
 from olapsink_worker.tables import TableRef
 
@@ -669,3 +672,140 @@ def test_doris_query_port_uses_tls_as_the_spec_says(
     assert (connect.tls is not None) == encrypted
     if connect.tls is not None:
         assert connect.tls.check_hostname == check_hostname
+
+
+# -- Avro writer schemas ------------------------------------------------------------------------------
+
+AVRO_RECORD: dict[str, Any] = {
+    "type": "record",
+    "name": "User",
+    "namespace": "shop",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "name", "type": ["null", "string"], "doc": "display name"},
+        {"name": "ok", "type": "boolean"},
+        {"name": "n", "type": "int"},
+        {"name": "f", "type": "float"},
+        {"name": "d", "type": "double"},
+        {"name": "raw", "type": "bytes"},
+        {"name": "born", "type": {"type": "int", "logicalType": "date"}},
+        {"name": "at", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}]},
+        {"name": "at_ms", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "wake", "type": {"type": "long", "logicalType": "time-micros"}},
+        {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}},
+        {"name": "uid", "type": {"type": "string", "logicalType": "uuid"}},
+        {"name": "color", "type": {"type": "enum", "name": "Color", "symbols": ["RED"]}},
+        {"name": "color2", "type": "Color"},
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+        {"name": "attrs", "type": {"type": "map", "values": "long"}},
+        {
+            "name": "addr",
+            "type": {"type": "record", "name": "Addr", "fields": [{"name": "z", "type": "int"}]},
+        },
+        {"name": "addr2", "type": ["null", "shop.Addr"]},
+        {"name": "either", "type": ["null", "long", "string"]},
+        {"name": "dbz_ts", "type": {"type": "long", "connect.name": "io.debezium.time.MicroTimestamp"}},
+    ],
+}
+AVRO_DORIS_TYPES = {
+    "id": "BIGINT",
+    "name": "STRING",
+    "ok": "BOOLEAN",
+    "n": "INT",
+    "f": "FLOAT",
+    "d": "DOUBLE",
+    "raw": "STRING",
+    "born": "DATE",
+    "at": "DATETIME(6)",
+    "at_ms": "DATETIME(3)",
+    "wake": "VARCHAR(32)",
+    "price": "DECIMAL(10,2)",
+    "uid": "STRING",
+    "color": "STRING",
+    "color2": "STRING",
+    "tags": "ARRAY<STRING>",
+    "attrs": "JSON",
+    "addr": "JSON",
+    "addr2": "JSON",
+    "either": "STRING",
+    "dbz_ts": "BIGINT",  # the Avro decoder writes the number: connect.name is not a conversion
+}
+
+
+def test_avro_fields_map_to_the_columns_their_decoded_values_fit() -> None:
+    fields = avro_fields(AVRO_RECORD)
+    assert {str(x["field"]): column_type(x, "doris") for x in fields} == AVRO_DORIS_TYPES
+    assert [x.get("doc") for x in fields][:2] == [None, "display name"]
+
+
+def test_avro_fields_of_a_fastavro_parsed_schema_are_the_same() -> None:
+    parsed = fastavro.parse_schema(AVRO_RECORD)
+    assert isinstance(parsed, dict)
+    assert {str(x["field"]): column_type(x, "doris") for x in avro_fields(parsed)} == AVRO_DORIS_TYPES
+
+
+class FakeRegistry:
+    def __init__(self, schemas: dict[int, Any], versions: dict[tuple[str, int], Any] | None = None) -> None:
+        self.schemas, self.versions, self.calls = schemas, versions or {}, 0
+
+    def get_schema(self, schema_id: int) -> Any:
+        self.calls += 1
+        return self.schemas[schema_id]
+
+    def get_version(self, subject: str, version: int) -> Any:
+        return SimpleNamespace(schema=self.versions[(subject, version)])
+
+
+def avro_schema(record: dict[str, Any], refs: list[Any] | None = None, kind: str = "AVRO") -> Any:
+    return SimpleNamespace(schema_str=json.dumps(record), schema_type=kind, references=refs or [])
+
+
+def framed(schema_id: int) -> bytes:
+    return b"\x00" + schema_id.to_bytes(4, "big") + b"\x02"
+
+
+def test_avro_watch_adds_columns_once_per_schema_id() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    v1 = {"type": "record", "name": "R", "fields": [{"name": "id", "type": "long"}]}
+    v2 = {**v1, "fields": [*v1["fields"], {"name": "score", "type": ["null", "long"], "default": None}]}
+    registry = FakeRegistry({1: avro_schema(v1), 2: avro_schema(v2)})
+    watch = SchemaWatch(evolver(server), AvroRegistrySchemas(registry))
+    for value in (framed(1), framed(1), framed(2), framed(2), b"not framed"):
+        watch.observe(TABLE, value)
+    assert alters(server) == ["ALTER TABLE `db`.`t` ADD COLUMN `score` BIGINT NULL"]
+    assert registry.calls == 2
+
+
+def test_avro_watch_resolves_referenced_types() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    addr = {"type": "record", "name": "Addr", "namespace": "shop", "fields": [{"name": "z", "type": "int"}]}
+    main = {
+        "type": "record",
+        "name": "R",
+        "fields": [{"name": "id", "type": "long"}, {"name": "a", "type": "shop.Addr"}],
+    }
+    ref = SimpleNamespace(name="shop.Addr", subject="addr-value", version=1)
+    registry = FakeRegistry({3: avro_schema(main, [ref])}, {("addr-value", 1): avro_schema(addr)})
+    SchemaWatch(evolver(server), AvroRegistrySchemas(registry)).observe(TABLE, framed(3))
+    assert alters(server) == ["ALTER TABLE `db`.`t` ADD COLUMN `a` JSON NULL"]
+
+
+def test_avro_watch_skips_non_avro_schemas_and_stops_when_the_registry_fails() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    registry = FakeRegistry({4: avro_schema({"type": "record"}, kind="PROTOBUF")})
+    watch = SchemaWatch(evolver(server), AvroRegistrySchemas(registry))
+    watch.observe(TABLE, framed(4))
+    assert server.statements == []
+    with pytest.raises(FatalSinkError, match="cannot read Avro schema id 5 from the registry: KeyError"):
+        watch.observe(TABLE, framed(5))
+
+
+def test_an_avro_sink_with_a_registry_gets_an_avro_watch() -> None:
+    sink = manifest(
+        converter={"valueFormat": "avro", "schemaRegistry": {"url": "http://r:8081"}}, schemaEvolution="basic"
+    )
+    watch = watch_for_sink(sink, "pw")
+    assert watch is not None and isinstance(watch.source, AvroRegistrySchemas)

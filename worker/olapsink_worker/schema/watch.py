@@ -1,12 +1,15 @@
 """The engine's hook: before a record's row is buffered, the table has a column for each of its fields.
 
-``SchemaWatch.observe(table, value)`` looks at the record's Connect schema (JsonConverter
-``{"schema", "payload"}`` values) and asks the evolver once per distinct (table, schema text); every later
-record with the same schema costs one envelope split and one set lookup. A value without a schema is left
-alone: the decoder decides what to do with it.
+``SchemaWatch.observe(table, value)`` finds the record's schema and asks the evolver once per distinct
+(table, schema); every later record with the same schema costs a key lookup. Where the schema comes from:
 
-When a sink gets one (``watch_for_sink``): only for ``valueFormat: json_with_schema`` (no other format
-carries the field types here), and
+- ``valueFormat: json_with_schema``: the JsonConverter envelope's ``schema`` (key: its text);
+- ``valueFormat: avro`` with a schema registry: the writer schema named by the value's id (key: the id),
+  fetched once per id and mapped by ``avro_fields``.
+
+A value whose schema cannot be found is left alone: the decoder decides what to do with it.
+
+When a sink gets a watch (``watch_for_sink``), for those formats:
 
 - ``schemaEvolution: basic``: always;
 - ``none`` in ``debezium_ingestion`` mode: the columns are checked, as the Doris connector checks them,
@@ -16,11 +19,15 @@ carries the field types here), and
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Hashable
+from typing import Any, Protocol
 
 import msgspec
 
-from olapsink_worker.schema.diff import row_fields
+from olapsink_worker.errors import FatalSinkError
+from olapsink_worker.schema.avro_fields import avro_fields
+from olapsink_worker.schema.diff import Field, row_fields
 from olapsink_worker.schema.evolver import SchemaEvolver
 from olapsink_worker.tables import TableRef
 
@@ -28,42 +35,109 @@ _NULL = msgspec.Raw(b"null")
 _SEEN_LIMIT = 4096
 
 
+class SchemaSource(Protocol):
+    def key(self, value: bytes) -> Hashable | None:
+        """What identifies the value's schema (cheap), or None when it has none."""
+
+    def fields(self, key: Any) -> list[Field] | None:
+        """The row fields of the schema ``key`` names (called once per key and table)."""
+
+
 class _SchemaOnly(msgspec.Struct):
     schema: msgspec.Raw = _NULL
+
+
+class JsonEnvelopeSchemas:
+    """JsonConverter ``{"schema", "payload"}`` values; a Debezium envelope gives its ``after`` fields."""
+
+    def __init__(self) -> None:
+        self._split = msgspec.json.Decoder(_SchemaOnly)
+        self._parse = msgspec.json.Decoder()
+
+    def key(self, value: bytes) -> bytes | None:
+        try:
+            schema = bytes(self._split.decode(value).schema)
+        except msgspec.DecodeError:
+            return None  # not an envelope: the decoder reports it
+        return None if schema == b"null" else schema
+
+    def fields(self, key: Any) -> list[Field] | None:
+        parsed = self._parse.decode(key)
+        return row_fields(parsed) if isinstance(parsed, dict) else None
+
+
+class AvroRegistrySchemas:
+    """Confluent-framed Avro values; writer schemas from the registry (``client.get_schema(id)``)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def key(self, value: bytes) -> int | None:
+        if len(value) < 5 or value[0] != 0:
+            return None  # not framed: the decoder reports it
+        return int.from_bytes(value[1:5], "big")
+
+    def fields(self, key: Any) -> list[Field] | None:
+        try:
+            schema = self._client.get_schema(key)
+            if (schema.schema_type or "AVRO") != "AVRO":
+                return None
+            named: dict[str, Any] = {}
+            for ref in schema.references or []:
+                self._add_reference(ref, named, set())
+            parsed = json.loads(schema.schema_str)
+        except Exception as exc:  # registry HTTP errors, timeouts, unparsable text
+            raise FatalSinkError(
+                f"schema evolution cannot read Avro schema id {key} from the registry: "
+                f"{type(exc).__name__}: {exc}",
+                reason="SchemaEvolutionFailed",
+            ) from exc
+        if not isinstance(parsed, dict) or parsed.get("type") != "record":
+            return None
+        return avro_fields(parsed, named)
+
+    def _add_reference(self, ref: Any, named: dict[str, Any], seen: set[tuple[str, int]]) -> None:
+        if (ref.subject, ref.version) in seen:
+            return
+        seen.add((ref.subject, ref.version))
+        registered = self._client.get_version(ref.subject, ref.version)
+        for inner in registered.schema.references or []:
+            self._add_reference(inner, named, seen)
+        parsed = json.loads(registered.schema.schema_str)
+        if isinstance(parsed, dict) and parsed.get("name"):
+            namespace = parsed.get("namespace")
+            name = str(parsed["name"])
+            full = name if "." in name or not namespace else f"{namespace}.{name}"
+            named[full] = parsed
 
 
 class SchemaWatch:
     """Calls ``evolver.ensure`` for each new (table, record schema). Used from the consumer thread."""
 
-    def __init__(self, evolver: SchemaEvolver) -> None:
+    def __init__(self, evolver: SchemaEvolver, source: SchemaSource | None = None) -> None:
         self.evolver = evolver
-        self._split = msgspec.json.Decoder(_SchemaOnly)
-        self._parse = msgspec.json.Decoder()
-        self._seen: set[tuple[TableRef, bytes]] = set()
+        self.source: SchemaSource = source or JsonEnvelopeSchemas()
+        self._seen: set[tuple[TableRef, Hashable]] = set()
 
     def observe(self, table: TableRef, value: bytes | None) -> None:
         """Raises FatalSinkError (from the evolver) when the table lacks a column and it is not added."""
         if value is None:
             return
-        try:
-            schema = bytes(self._split.decode(value).schema)
-        except msgspec.DecodeError:
-            return  # not an envelope: the decoder reports it
-        self.observe_schema(table, schema)
+        key = self.source.key(value)
+        if key is not None:
+            self.observe_schema(table, key)
 
-    def observe_schema(self, table: TableRef, schema: bytes) -> None:
-        """``observe`` for a caller that already split the envelope (saves parsing the value twice)."""
-        if schema == b"null":
+    def observe_schema(self, table: TableRef, key: Hashable) -> None:
+        """``observe`` for a caller that already has the schema key (the JSON envelope's schema text, the
+        Avro schema id): saves parsing the value twice."""
+        if (table, key) in self._seen:
             return
-        key = (table, schema)
-        if key in self._seen:
-            return
-        parsed = self._parse.decode(schema)
-        if isinstance(parsed, dict):
-            self.evolver.ensure(table, row_fields(parsed))
+        fields = self.source.fields(key)
+        if fields is not None:
+            self.evolver.ensure(table, fields)
         if len(self._seen) >= _SEEN_LIMIT:
             self._seen.clear()
-        self._seen.add(key)
+        self._seen.add((table, key))
 
     def close(self) -> None:
         self.evolver.close()
@@ -72,7 +146,15 @@ class SchemaWatch:
 def watch_for_sink(sink: Any, password: str) -> SchemaWatch | None:
     """The watch this sink needs (see the module docstring), or None."""
     spec = sink.spec
-    if str(spec.converter.value_format) != "json_with_schema":
+    value_format = str(spec.converter.value_format)
+    registry = spec.converter.schema_registry
+    if value_format == "json_with_schema":
+        source: SchemaSource = JsonEnvelopeSchemas()
+    elif value_format == "avro" and registry.url:
+        from olapsink_worker.formats.registry import registry_client
+
+        source = AvroRegistrySchemas(registry_client(registry))
+    else:
         return None
     basic = str(spec.schema_evolution) == "basic"
     debezium = str(spec.converter.mode) == "debezium_ingestion"
@@ -80,4 +162,4 @@ def watch_for_sink(sink: Any, password: str) -> SchemaWatch | None:
         return None
     if sink.flavor == "starrocks" and spec.starrocks.query_port is None:
         return None  # the spec requires the port for basic, so this is none without a port
-    return SchemaWatch(SchemaEvolver.for_sink(sink, password))
+    return SchemaWatch(SchemaEvolver.for_sink(sink, password), source)
