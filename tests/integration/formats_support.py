@@ -8,21 +8,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 from confluent_kafka import Consumer
 
 from tests.schema_registry.fixtures import USER_INFO
-
-# Temporary, until decode.py dispatches avro/protobuf to olapsink_worker.formats (lands by 07:05 today):
-# without it the worker refuses these formats at start, and these tests cannot run through the worker.
-try:
-    from olapsink_worker.decode import SCHEMA_FORMATS as _DISPATCHED
-except ImportError:
-    _DISPATCHED = frozenset()
-needs_dispatch = pytest.mark.skipif(
-    "avro" not in _DISPATCHED,
-    reason="decode.py does not dispatch avro/protobuf to olapsink_worker.formats yet",
-)
 
 # Doris and StarRocks have no TIME column: times load as text, as the JSON path leaves them.
 ORDER_COLUMNS = {

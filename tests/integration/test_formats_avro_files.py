@@ -8,12 +8,12 @@ import json
 
 import pytest
 
-from tests.integration.formats_support import ORDER_COLUMNS, fresh_topic, needs_dispatch, table_rows
+from tests.integration.formats_support import ORDER_COLUMNS, fresh_topic, table_rows
 from tests.worker.formats.avro_schemas import ORDER_V1, ORDER_V2, order
 from tests.worker.formats.producers import raw_avro
 from tests.worker.harness import ThreadWorker, committed, count, sink_doc, wait_for
 
-pytestmark = [pytest.mark.integration, needs_dispatch]
+pytestmark = pytest.mark.integration
 
 
 def test_raw_avro_from_a_local_schema_file_then_a_new_optional_field(

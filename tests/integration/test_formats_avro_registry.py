@@ -8,7 +8,6 @@ from tests.integration.formats_support import (
     ORDER_COLUMNS,
     dead_letters,
     fresh_topic,
-    needs_dispatch,
     registry_secret,
     table_rows,
 )
@@ -17,7 +16,7 @@ from tests.worker.formats.avro_schemas import ORDER_V1, ORDER_V2, order
 from tests.worker.formats.producers import avro_producer
 from tests.worker.harness import ThreadWorker, committed, count, sink_doc, wait_for
 
-pytestmark = [pytest.mark.integration, needs_dispatch]
+pytestmark = pytest.mark.integration
 
 
 def test_avro_with_registry_loads_logical_types_nulls_and_a_new_optional_field(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.formats_support import fresh_topic, needs_dispatch, registry_secret
+from tests.integration.formats_support import fresh_topic, registry_secret
 from tests.schema_registry.fixtures import schema_registry  # noqa: F401 (fixture)
 from tests.worker.formats.messages import order_types
 from tests.worker.formats.producers import protobuf_producer
 from tests.worker.harness import ThreadWorker, committed, count, sink_doc, wait_for
 
-pytestmark = [pytest.mark.integration, needs_dispatch]
+pytestmark = pytest.mark.integration
 
 COLUMNS = {
     "id": "BIGINT",
