@@ -87,3 +87,27 @@ def order_types(version: int = 1) -> tuple[type[Any], type[Any]]:
     order = GetMessageClass(pool.FindMessageTypeByName("olapsink.test.Order"))
     line = GetMessageClass(pool.FindMessageTypeByName("olapsink.test.Order.Line"))
     return order, line
+
+
+@functools.cache
+def invoice_type() -> type[Any]:
+    """``olapsink.test.Invoice`` in invoice.proto, whose ``total`` is a ``Money`` from money.proto: a schema
+    with a reference the serializer registers under its own subject."""
+    from confluent_kafka.schema_registry.common.protobuf import _init_pool
+
+    money = descriptor_pb2.FileDescriptorProto(name="money.proto", package="olapsink.common", syntax="proto3")
+    m = money.message_type.add(name="Money")
+    _field(m, "currency", 1, F.TYPE_STRING)
+    _field(m, "cents", 2, F.TYPE_INT64)
+    invoice = descriptor_pb2.FileDescriptorProto(
+        name="invoice.proto", package="olapsink.test", syntax="proto3"
+    )
+    invoice.dependency.append("money.proto")
+    i = invoice.message_type.add(name="Invoice")
+    _field(i, "id", 1, F.TYPE_INT64)
+    _field(i, "total", 2, F.TYPE_MESSAGE, ".olapsink.common.Money")
+    pool = DescriptorPool()
+    _init_pool(pool)
+    pool.Add(money)
+    pool.Add(invoice)
+    return GetMessageClass(pool.FindMessageTypeByName("olapsink.test.Invoice"))

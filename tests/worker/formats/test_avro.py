@@ -1,6 +1,9 @@
+import decimal
+import io
 import json
 import uuid
 
+import fastavro
 import pytest
 from olapsink_worker.errors import ConfigError, RecordError
 from olapsink_worker.formats.avro import AvroRegistryDecoder, load_schema_files
@@ -152,3 +155,38 @@ def test_missing_and_invalid_schema_files_are_config_errors_naming_the_topic(tmp
         "spec.converter.avroSchemaFiles.e",
     ]
     assert "must be a record" in err.value.problems[2].message
+
+
+def test_schema_with_a_reference_to_another_subject(schema_registry):
+    from confluent_kafka.schema_registry import Schema, SchemaReference
+
+    money = {
+        "type": "record",
+        "name": "Money",
+        "namespace": "olapsink.common",
+        "fields": [
+            {
+                "name": "amount",
+                "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2},
+            },
+            {"name": "currency", "type": "string"},
+        ],
+    }
+    invoice = {
+        "type": "record",
+        "name": "Invoice",
+        "namespace": "olapsink.test",
+        "fields": [{"name": "id", "type": "long"}, {"name": "total", "type": "olapsink.common.Money"}],
+    }
+    client = registry_client(schema_registry)
+    client.register_schema("money-value", Schema(json.dumps(money), "AVRO"))
+    ref = SchemaReference("olapsink.common.Money", "money-value", 1)
+    schema_id = client.register_schema("invoice-value", Schema(json.dumps(invoice), "AVRO", [ref]))
+    named: dict = {}
+    fastavro.parse_schema(money, named_schemas=named)
+    body = io.BytesIO()
+    record = {"id": 8, "total": {"amount": decimal.Decimal("12.50"), "currency": "EUR"}}
+    fastavro.schemaless_writer(body, fastavro.parse_schema(invoice, named_schemas=named), record)
+    value = b"\x00" + schema_id.to_bytes(4, "big") + body.getvalue()
+    row = json.loads(AvroRegistryDecoder(client)(value, "invoices"), parse_float=str)
+    assert row == {"id": 8, "total": {"amount": "12.50", "currency": "EUR"}}

@@ -6,7 +6,7 @@ from olapsink_worker.errors import RecordError
 from olapsink_worker.formats.protobuf import ProtobufRegistryDecoder
 
 from tests.worker.formats.avro_schemas import ORDER_V1, order
-from tests.worker.formats.messages import order_types
+from tests.worker.formats.messages import invoice_type, order_types
 from tests.worker.formats.producers import avro_producer, protobuf_producer, registry_client
 
 
@@ -109,3 +109,14 @@ def test_avro_schema_id_under_protobuf_format_is_a_record_error(schema_registry,
     value = avro_producer(schema_registry, ORDER_V1, topic + "-avro")(order(1))
     with pytest.raises(RecordError, match="AVRO schema, but valueFormat is protobuf"):
         ProtobufRegistryDecoder(registry_client(schema_registry))(value, topic)
+
+
+def test_schema_with_a_reference_to_another_registered_file(schema_registry, topic):
+    invoice = invoice_type()
+    msg = invoice(id=4)
+    msg.total.currency, msg.total.cents = "EUR", 1250
+    value = protobuf_producer(schema_registry, invoice, topic)(msg)
+    schema_id = int.from_bytes(value[1:5], "big")
+    assert schema_registry.store.schemas[schema_id - 1]["references"], "the producer registered a reference"
+    row = _row(ProtobufRegistryDecoder(registry_client(schema_registry))(value, topic))
+    assert row == {"id": 4, "total": {"currency": "EUR", "cents": 1250}}
