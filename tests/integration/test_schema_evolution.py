@@ -6,6 +6,7 @@ fields of each new schema) → StreamLoader into the emulator → rows read back
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import uuid
@@ -20,6 +21,9 @@ from olapsink_worker.schema import SchemaEvolver, pymysql_connector, row_fields
 from olapsink_worker.schema.evolver import Connect
 from olapsink_worker.tables import TableRef
 
+from tests.integration.formats_support import registry_secret
+from tests.schema_registry.fixtures import schema_registry  # noqa: F401 (fixture)
+from tests.worker.formats.producers import avro_producer
 from tests.worker.harness import ThreadWorker, count, sink_doc, wait_for
 
 pytestmark = pytest.mark.integration
@@ -298,3 +302,61 @@ def test_worker_with_evolution_none_stops_naming_the_column(
         assert "no column for field(s) score" in str(w.engine.fatal)
     assert count(any_emulator, table.database, table.table) == 0
     assert "score" not in columns(any_emulator, table)
+
+
+AVRO_V1: dict[str, Any] = {
+    "type": "record",
+    "name": "User",
+    "namespace": "evo",
+    "fields": [{"name": "id", "type": "long"}, {"name": "name", "type": "string"}],
+}
+AVRO_V2: dict[str, Any] = {
+    **AVRO_V1,
+    "fields": [
+        *AVRO_V1["fields"],
+        {"name": "score", "type": ["null", "long"], "default": None},
+        {
+            "name": "seen",
+            "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}],
+            "default": None,
+        },
+    ],
+}
+
+
+def test_worker_adds_columns_of_a_new_avro_schema_version(
+    any_emulator: Any,
+    table: TableRef,
+    kafka_broker: Any,
+    mariadb: Any,
+    sink_user: None,
+    schema_registry: Any,  # noqa: F811 (the fixture imported above)
+    tmp_path: Any,
+    monkeypatch: Any,
+) -> None:
+    topic = f"evo{uuid.uuid4().hex[:8]}"
+    kafka_broker.create_topic(topic, 1)
+    v1 = avro_producer(schema_registry, AVRO_V1, topic)
+    v2 = avro_producer(schema_registry, AVRO_V2, topic)
+    seen = dt.datetime(2024, 9, 9, 12, 34, 56, 123456, tzinfo=dt.UTC)
+    kafka_broker.produce(
+        topic, [v1({"id": 1, "name": "a"}), v2({"id": 2, "name": "b", "score": 5, "seen": seen})]
+    )
+    doc = worker_doc(any_emulator, kafka_broker, mariadb, table, topic, "basic")
+    doc["spec"]["converter"] = {
+        "valueFormat": "avro",
+        "schemaRegistry": {"url": schema_registry.url, **registry_secret(tmp_path, monkeypatch)},
+    }
+    with ThreadWorker(doc, any_emulator.password) as w:
+        wait_for(lambda: count(any_emulator, table.database, table.table) == 2, 60, what="2 rows")
+        assert w.engine.fatal is None
+    assert columns(any_emulator, table) == {
+        "id": "int(11)",
+        "name": "varchar(32)",
+        "score": "bigint(20)",
+        "seen": "datetime(6)",
+    }
+    got = any_emulator.query(
+        f"SELECT id, score, CAST(seen AS CHAR) FROM `{table.database}`.`users` ORDER BY id"
+    )
+    assert got == [(1, None, None), (2, 5, "2024-09-09 12:34:56.123456")]
