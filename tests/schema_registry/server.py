@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,17 +49,24 @@ class _Store:
 
 
 class SchemaRegistryServer:
-    """Runs on a thread at ``url``; ``close()`` stops it. ``user_info`` ("user:pw") turns on basic auth."""
+    """Runs on a thread at ``url``; ``close()`` stops it. ``user_info`` ("user:pw") turns on basic auth;
+    ``tls`` (certificate file, key file) serves HTTPS."""
 
-    def __init__(self, user_info: str | None = None) -> None:
+    def __init__(self, user_info: str | None = None, tls: tuple[str, str] | None = None) -> None:
         self.store = _Store()
         self.user_info = user_info
         self.available = True  # False: answer 503, as a registry that is down behind a proxy
         handler = _handler(self)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+            scheme = "https"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self.url = f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
 
     def close(self) -> None:
         self._httpd.shutdown()

@@ -1,12 +1,18 @@
 import json
+import shutil
+import subprocess
 
 import pytest
-from olapsink_worker.errors import ConfigError
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from olapsink_worker.errors import ConfigError, RecordError
 from olapsink_worker.formats import value_decoder
 from olapsink_worker.formats.registry import client_config
 from olapsink_worker.spec import ConverterSpec
 
 from tests.schema_registry.fixtures import USER_INFO
+from tests.schema_registry.server import SchemaRegistryServer
 from tests.worker.formats.avro_schemas import ORDER_V1, order
 from tests.worker.formats.messages import order_types
 from tests.worker.formats.producers import avro_producer, protobuf_producer, raw_avro
@@ -106,3 +112,54 @@ def test_debezium_mode_with_avro_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         value_decoder(conv)
     assert err.value.problems[0].path == "spec.converter.mode"
+
+
+def _self_signed(directory):
+    """A certificate for 127.0.0.1 that is its own CA (openssl, as on every machine here)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_registry_over_tls_with_the_ca_from_the_spec(tmp_path):
+    cert, key = _self_signed(tmp_path)
+    (tmp_path / "sr-ca").mkdir()
+    shutil.copy(cert, tmp_path / "sr-ca" / "ca.crt")
+    env = {"OLAPSINK_SECRETS_DIR": str(tmp_path)}
+    server = SchemaRegistryServer(tls=(str(cert), str(key)))
+    try:
+        conv = _converter(
+            valueFormat="avro",
+            schemaRegistry={"url": server.url, "tls": {"caSecretRef": {"name": "sr-ca", "key": "ca.crt"}}},
+        )
+        producer_client = SchemaRegistryClient({"url": server.url, "ssl.ca.location": str(cert)})
+        value = AvroSerializer(producer_client, json.dumps(ORDER_V1))(
+            order(5), SerializationContext("t", MessageField.VALUE)
+        )
+        assert json.loads(value_decoder(conv, env)(value, "t"))["id"] == 5
+        untrusting = _converter(valueFormat="avro", schemaRegistry={"url": server.url})
+        with pytest.raises(RecordError, match="CERTIFICATE_VERIFY_FAILED"):
+            value_decoder(untrusting, env)(value, "t")
+    finally:
+        server.close()
