@@ -80,6 +80,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         default_image=os.environ.get("OLAPSINK_WORKER_IMAGE", DEFAULT_IMAGE),
         kafka_timeout=_env_float("OLAPSINK_KAFKA_TIMEOUT_SECONDS", 10),
         database_timeout=_env_float("OLAPSINK_DATABASE_TIMEOUT_SECONDS", 3),
+        # Needs RBAC "list pods"; off until the deployment grants it (docs/operator.md, RBAC table).
+        read_worker_pods=os.environ.get("OLAPSINK_READ_WORKER_PODS", "false").lower() == "true",
     )
     memo["olapsink"] = ctx
     memo["olapsink_wake"] = wake = asyncio.Event()

@@ -22,6 +22,7 @@ PLURALS = {
     ("v1", "Service"): "services",
     ("v1", "Secret"): "secrets",
     ("v1", "Event"): "events",
+    ("v1", "Pod"): "pods",
     ("apps/v1", "Deployment"): "deployments",
     ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
     ("olapsink.io/v1alpha1", "DorisSink"): "dorissinks",
@@ -113,6 +114,20 @@ class KubeClient:
                 return None
             raise
         return result
+
+    def list_labelled(
+        self, api_version: str, kind: str, namespace: str, labels: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        """Objects of a kind in a namespace carrying all ``labels`` (selected by the server and
+        checked again here, so a server that ignores selectors cannot widen the result)."""
+        selector = ",".join(f"{k}={v}" for k, v in labels.items())
+        path = object_path(api_version, kind, namespace) + f"?labelSelector={selector}"
+        items: list[dict[str, Any]] = (self._send("GET", path) or {}).get("items") or []
+        return [
+            item
+            for item in items
+            if all((item.get("metadata", {}).get("labels") or {}).get(k) == v for k, v in labels.items())
+        ]
 
     def create(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         meta = obj["metadata"]

@@ -24,7 +24,7 @@ from olapsink_operator.apply import apply_child
 from olapsink_operator.autoscale import AutoscalingPolicy, Recommendations, autoscale, decide_replicas
 from olapsink_operator.events import deployment_events, post_event
 from olapsink_operator.kube import KubeClient, KubeError
-from olapsink_operator.observe import database_endpoints, probe_database, read_secrets
+from olapsink_operator.observe import database_endpoints, probe_database, read_secrets, worker_failures
 from olapsink_operator.render import RenderInputs, render_children
 from olapsink_operator.secretrefs import find_secret_refs, secrets_hash
 from olapsink_operator.status import DeploymentState, KafkaState, Observation, compute_status, status_patch
@@ -55,6 +55,7 @@ class Context:
     default_image: str
     kafka_timeout: float = 10.0
     database_timeout: float = 3.0
+    read_worker_pods: bool = False  # read fatal errors from the workers' termination messages
     kafka_clients: lag.KafkaClients = field(default_factory=lag.KafkaClients)
     clock: Callable[[], float] = time.time
     kafka: dict[SinkKey, KafkaView] = field(default_factory=dict)
@@ -271,6 +272,11 @@ def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], fresh_lag: b
             )
 
     deployment = ctx.kube.get("apps/v1", "Deployment", namespace, dep_name)
+    failures = (
+        worker_failures(ctx.kube, namespace, labels.selector_labels(name, flavor))
+        if ctx.read_worker_pods and not paused
+        else []
+    )
     obs = Observation(
         generation=generation,
         state=sink.spec.state,
@@ -281,9 +287,12 @@ def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], fresh_lag: b
         kafka=view.state,
         kafka_error=view.error,
         database_error=ctx.database_errors.get(key),
+        worker_failures=failures,
         tables=target_tables(sink),
     )
     new = _write_status(ctx, body, obs)
+    if failures and not any(c.get("reason") == "WorkerFatalError" for c in previous.get("conditions") or []):
+        post_event(ctx.kube, body, "Warning", "WorkerFatalError", "; ".join(failures))
     if conflict and not any(c.get("reason") == "NameConflict" for c in previous.get("conditions") or []):
         post_event(ctx.kube, body, "Warning", "NameConflict", conflict)
     if decision.capped and not any(

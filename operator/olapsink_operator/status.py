@@ -65,6 +65,7 @@ class Observation:
     kafka: KafkaState | None = None
     kafka_error: str | None = None
     database_error: str | None = None
+    worker_failures: Sequence[str] = ()  # "pod x: reason: message" from termination messages
     tables: Sequence[str] = ()
 
 
@@ -108,14 +109,19 @@ def _conditions(obs: Observation) -> list[dict[str, str]]:
         progressing = condition(
             PROGRESSING, True, "RollingOut", f"{dep.updated_replicas}/{want} workers updated"
         )
+    elif dep.ready_replicas < want and obs.worker_failures:
+        ready = condition(READY, False, "WorkerFatalError", f"{counts}; {obs.worker_failures[0]}")
+        progressing = condition(PROGRESSING, False, "WorkerFatalError", "workers stopped on a fatal error")
     elif dep.ready_replicas < want:
-        ready = condition(READY, False, "WorkersNotReady", counts + " (see worker logs, olapsink_sink_fatal)")
+        ready = condition(READY, False, "WorkersNotReady", counts + " (see worker logs, olapsink_fatal)")
         progressing = condition(PROGRESSING, True, "WaitingForWorkers", counts)
     else:
         ready = condition(READY, True, "WorkersReady", counts)
         progressing = condition(PROGRESSING, False, "RolledOut", "all workers run the current spec")
 
-    if obs.database_error:
+    if obs.worker_failures and obs.state != "Paused":
+        degraded = condition(DEGRADED, True, "WorkerFatalError", "; ".join(obs.worker_failures))
+    elif obs.database_error:
         degraded = condition(DEGRADED, True, "DatabaseUnreachable", obs.database_error)
     elif obs.kafka_error:
         degraded = condition(DEGRADED, True, "KafkaUnreachable", obs.kafka_error)

@@ -34,6 +34,7 @@ RESOURCES = {
     "policy/v1/poddisruptionbudgets": ("PodDisruptionBudget", {"status"}),
     "v1/secrets": ("Secret", set()),
     "v1/events": ("Event", set()),
+    "v1/pods": ("Pod", {"status"}),
 }
 # kopf's backbone waits for these cluster-wide kinds before it starts any watch.
 CLUSTER_RESOURCES = {

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from olapsink_operator.events import render_event
-from olapsink_operator.observe import database_endpoints, probe_database, read_secrets
+from olapsink_operator.observe import database_endpoints, pod_failure, probe_database, read_secrets
 from olapsink_operator.secretrefs import SecretRef
 
 
@@ -70,3 +70,33 @@ def test_events_are_single_line_and_bounded() -> None:
         "uid": "u",
     }
     assert event["metadata"]["name"].startswith("s.")
+
+
+def _pod(ready: bool, state: dict[str, Any], last: dict[str, Any] | None = None) -> dict[str, Any]:
+    container = {"name": "worker", "ready": ready, "state": state, "lastState": last or {}}
+    return {"metadata": {"name": "w-1"}, "status": {"containerStatuses": [container]}}
+
+
+FAILED = '{"state": "Failed", "reason": "TableNotFound", "message": "table shop.orders_tbl does not exist"}'
+
+
+def test_a_crash_looping_worker_reports_its_last_fatal_error() -> None:
+    pod = _pod(
+        False, {"waiting": {"reason": "CrashLoopBackOff"}}, {"terminated": {"exitCode": 2, "message": FAILED}}
+    )
+    assert pod_failure(pod) == "pod w-1: TableNotFound: table shop.orders_tbl does not exist"
+
+
+def test_a_terminated_worker_reports_its_fatal_error() -> None:
+    assert pod_failure(_pod(False, {"terminated": {"exitCode": 2, "message": FAILED}})) is not None
+
+
+def test_a_ready_worker_has_recovered_whatever_its_last_state() -> None:
+    assert pod_failure(_pod(True, {"running": {}}, {"terminated": {"message": FAILED}})) is None
+
+
+def test_non_fatal_or_unreadable_termination_messages_are_no_failure() -> None:
+    stopped = '{"state": "Stopped"}'
+    assert pod_failure(_pod(False, {"terminated": {"message": stopped}})) is None
+    assert pod_failure(_pod(False, {"terminated": {"message": "OOMKilled"}})) is None
+    assert pod_failure(_pod(False, {"waiting": {"reason": "ContainerCreating"}})) is None

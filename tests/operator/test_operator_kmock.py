@@ -300,7 +300,7 @@ def test_starrocks_sink_created_paused_has_zero_workers_and_its_own_names(
     kube_api.create(body)
     deployment = eventually(lambda: kube_api.get("apps/v1", "Deployment", "crm", "users-starrocks-worker"))
     assert deployment["spec"]["replicas"] == 0
-    assert kube_api.get("v1", "Service", "crm", "users-starrocks-metrics") is not None
+    eventually(lambda: kube_api.get("v1", "Service", "crm", "users-starrocks-metrics"))
     sink = eventually(
         lambda: (
             (s := kube_api.get("olapsink.io/v1alpha1", "StarRocksSink", "crm", "users"))
@@ -309,3 +309,47 @@ def test_starrocks_sink_created_paused_has_zero_workers_and_its_own_names(
         )
     )
     assert "app.kubernetes.io/component=starrocks-sink" in sink["status"]["selector"]
+
+
+def test_a_worker_stopped_on_a_fatal_error_shows_in_degraded(kube_api: KubeApi) -> None:
+    with running_operator(kube_api, {"OLAPSINK_READ_WORKER_PODS": "true"}):
+        _a_worker_stops_on_a_fatal_error(kube_api)
+
+
+def _a_worker_stops_on_a_fatal_error(kube_api: KubeApi) -> None:
+    _doris_sink(kube_api)
+    eventually(lambda: _deployment(kube_api))
+    report = (
+        '{"state": "Failed", "reason": "TableNotFound", "message": "table shop.orders_tbl does not exist"}'
+    )
+    kube_api.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "orders-doris-worker-abc-1",
+                "namespace": "shop",
+                "labels": labels.selector_labels("orders", "doris"),
+            },
+            "status": {
+                "containerStatuses": [
+                    {
+                        "name": "worker",
+                        "ready": False,
+                        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                        "lastState": {"terminated": {"exitCode": 2, "message": report}},
+                    }
+                ]
+            },
+        }
+    )
+    # The Deployment controller would now report the pod unavailable.
+    status = {"replicas": 2, "readyReplicas": 1, "updatedReplicas": 2, "availableReplicas": 1}
+    kube_api.merge_patch("apps/v1", "Deployment", "shop", "orders-doris-worker", {"status": status})
+    degraded = eventually(
+        lambda: (c := _condition(kube_api, "Degraded")) and c["reason"] == "WorkerFatalError" and c
+    )
+    assert "TableNotFound" in degraded["message"] and "orders-doris-worker-abc-1" in degraded["message"]
+    assert "WorkerFatalError" in eventually(
+        lambda: "WorkerFatalError" in (r := _event_reasons(kube_api)) and r
+    )

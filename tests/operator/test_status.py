@@ -174,3 +174,18 @@ def test_a_topic_leaving_the_lag_is_removed_by_the_patch() -> None:
 def test_conditions_carry_the_generation_they_describe() -> None:
     status = compute_status(_obs(generation=9), {}, T0)
     assert {c["observedGeneration"] for c in status["conditions"]} == {9}
+
+
+def test_fatal_worker_errors_make_ready_false_and_degraded_with_the_cause() -> None:
+    deployment = DeploymentState(
+        exists=True, replicas=2, ready_replicas=1, updated_replicas=2, available_replicas=1
+    )
+    failure = "pod w-1: TableNotFound: table shop.t does not exist"
+    status = compute_status(_obs(deployment=deployment, worker_failures=[failure]), {}, T0)
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert (conditions["Ready"]["status"], conditions["Ready"]["reason"]) == ("False", "WorkerFatalError")
+    assert failure in conditions["Ready"]["message"]
+    assert (conditions["Degraded"]["status"], conditions["Degraded"]["reason"]) == (
+        "True",
+        "WorkerFatalError",
+    )
