@@ -56,6 +56,16 @@ def split_rows(data: bytes, delimiter: bytes) -> list[bytes]:
     return rows
 
 
+def split_carry(data: bytes, delimiter: bytes) -> tuple[bytes, bytes]:
+    """(complete rows, unterminated tail): a StarRocks transaction joins a load's tail to the next load."""
+    if not data or data.endswith(delimiter):
+        return data, b""
+    cut = data.rfind(delimiter)
+    if cut < 0:
+        return b"", data
+    return data[: cut + len(delimiter)], data[cut + len(delimiter) :]
+
+
 def iter_json_documents(text: str) -> Iterator[tuple[Any, str, str | None]]:
     """(document, raw, error) for a stream of concatenated or newline-separated JSON documents."""
     decoder = json.JSONDecoder()

@@ -228,8 +228,13 @@ class EmulatorCore:
         self, db: str, table: str, body: bytes, opts: LoadOptions
     ) -> tuple[Plan, TableSchema | None]:
         """Decode the body into row operations; count-only mode just counts rows."""
+        return await self._plan_data(db, table, decompress(body, opts.compression, self.dialect), opts)
+
+    async def _plan_data(
+        self, db: str, table: str, data: bytes, opts: LoadOptions
+    ) -> tuple[Plan, TableSchema | None]:
+        """`_plan` for an already decompressed body."""
         d = self.dialect
-        data = decompress(body, opts.compression, d)
         if self.config.count_only:
             rows = count_rows(data, opts, d)
             return Plan(total=rows, counted=rows), None

@@ -68,6 +68,8 @@ class Txn:
     busy: bool = False  # one request at a time per StarRocks transaction label
     max_filter_ratio: float = 0.0
     options_key: Any = None
+    load_options: Any = None  # the LoadOptions of the transaction's loads
+    csv_carry: bytes = b""  # an unterminated last CSV row, continued by the next load
     error_url: str | None = None
     visible_at: float | None = None  # a Publish Timeout txn turns VISIBLE at this time
 

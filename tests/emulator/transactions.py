@@ -7,10 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.emulator.body import decompress, split_carry
 from tests.emulator.core import Dropped, EmulatorCore, json_response
 from tests.emulator.faults import Fault
 from tests.emulator.options import LoadRejected, parse_options
 from tests.emulator.replies import fe_error, txn_reply
+from tests.emulator.rows import Plan
 from tests.emulator.state import LIVE, StagedLoad, Txn, TxnState
 from tests.emulator.tables import TableSchema
 
@@ -144,19 +146,18 @@ class StarRocksTransactionRoutes(EmulatorCore):
             if fault and fault.name == "too_many_versions":
                 return self._txn_fail(txn, "INTERNAL_ERROR", self._too_many_versions_message())
             try:
-                plan, schema = await self._plan(txn.db, txn.table, body, opts)
+                data = decompress(body, opts.compression, self.dialect)
+                if opts.format == "csv":
+                    # "CSV data in each load must end with the row delimiter": the BE joins the loads of a
+                    # transaction into one stream, so an unterminated last row continues in the next load.
+                    data, txn.csv_carry = split_carry(txn.csv_carry + data, opts.row_delimiter)
+                plan, schema = await self._plan_data(txn.db, txn.table, data, opts)
             except LoadRejected as exc:
                 return self._txn_fail(txn, exc.code, exc.message)
             txn.seq += 1
-            txn.total += plan.total
-            txn.loaded += plan.loaded
-            txn.filtered += len(plan.filtered)
             txn.load_bytes += len(body)
-            txn.max_filter_ratio = opts.max_filter_ratio
-            if plan.filtered:
-                txn.error_url = self._error_log(txn, plan.filtered)
-            if schema is not None:
-                txn.staged.append(StagedLoad(schema, plan))
+            txn.load_options = opts
+            self._txn_add(txn, plan, schema)
             self.registry.stats["bytes"] += len(body)
             return json_response(
                 txn_reply(
@@ -177,6 +178,16 @@ class StarRocksTransactionRoutes(EmulatorCore):
             )
         finally:
             txn.busy = False
+
+    def _txn_add(self, txn: Txn, plan: Plan, schema: TableSchema | None) -> None:
+        txn.total += plan.total
+        txn.loaded += plan.loaded
+        txn.filtered += len(plan.filtered)
+        txn.max_filter_ratio = txn.load_options.max_filter_ratio
+        if plan.filtered:
+            txn.error_url = self._error_log(txn, plan.filtered)
+        if schema is not None:
+            txn.staged.append(StagedLoad(schema, plan))
 
     def _txn_counts(self, txn: Txn, start: float) -> dict[str, Any]:
         counts: dict[str, Any] = {
@@ -213,6 +224,14 @@ class StarRocksTransactionRoutes(EmulatorCore):
             )
         if fault and fault.name == "too_many_versions":
             return self._txn_fail(txn, "INTERNAL_ERROR", self._too_many_versions_message())
+        if txn.csv_carry:
+            # The stream ends here, so the unterminated tail is the last row.
+            carry, txn.csv_carry = txn.csv_carry, b""
+            try:
+                plan, schema = await self._plan_data(txn.db, txn.table, carry, txn.load_options)
+            except LoadRejected as exc:
+                return self._txn_fail(txn, exc.code, exc.message)
+            self._txn_add(txn, plan, schema)
         considered = txn.loaded + txn.filtered
         if txn.filtered and txn.filtered > txn.max_filter_ratio * considered:
             counts = self._txn_counts(txn, start)

@@ -278,3 +278,25 @@ def test_doris_commit_by_label_and_abort_by_txn_id(doris_emulator: EmulatorHandl
     assert aborted == {"status": "Success", "msg": f"transaction [{drop}] abort successfully."}
     assert again["status"] != "Success" and "already aborted" in again["msg"]
     assert e.query(f"SELECT id FROM `{db}`.t") == [(1,)]
+
+
+def csv_txn(e: EmulatorHandle, db: str, label: str, *bodies: bytes) -> dict[str, object]:
+    sr_txn(e, "begin", db, label)
+    for body in bodies:
+        assert sr_txn(e, "load", db, label, body, format="csv", column_separator=",")["Status"] == "OK"
+    return sr_txn(e, "prepare", db, label)
+
+
+def test_starrocks_txn_csv_loads_form_one_stream(starrocks_emulator: EmulatorHandle) -> None:
+    """Each load should end with the row delimiter; an unterminated row continues in the next load."""
+    e = starrocks_emulator
+    db = e.create_database()
+    e.create_table(db, "t", "DUPLICATE", {"id": "INT", "name": "VARCHAR(5)"})
+
+    joined = csv_txn(e, db, "-csv1", b"1,a\n2,", b"b\n3,c")
+    assert joined["Status"] == "OK" and joined["NumberLoadedRows"] == 3
+    sr_txn(e, "commit", db, "-csv1")
+    assert e.query(f"SELECT id, name FROM `{db}`.t ORDER BY id") == [(1, "a"), (2, "b"), (3, "c")]
+
+    glued = csv_txn(e, db, "-csv2", b"4,d", b"5,e\n")  # "4,d5,e" has three fields
+    assert glued["Status"] != "OK" and glued["NumberFilteredRows"] == 1
