@@ -3,7 +3,8 @@
 One row per type of the Doris connector's type registry, with the value Doris ends up storing. Where the
 Doris connector's text differs but loads the same (``2024-04-12T10:30`` vs ``2024-04-12 10:30:00``,
 ``"true"`` vs ``true``, ``[1, 2, 3]`` vs a JSON array), the expected value is the form this worker writes;
-see docs/cdc.md for the side-by-side table. Every vector runs for both flavors and in two time zones: only
+see docs/cdc.md for the side-by-side table. Every vector runs as an insert (``after``), a delete
+(``before``) and a flattened row, for both flavors and in two time zones: only
 ``ZonedTime`` and ``ZonedTimestamp`` may depend on ``timeZone`` (database.time_zone); every other time type
 is UTC wall-clock, which is how Debezium encodes MySQL DATETIME.
 
@@ -178,13 +179,20 @@ VECTORS = [
 ]
 
 
-def event(vector: Vector) -> bytes:
+SHAPES = ("create", "delete", "flattened")  # op c (after), op d (before), ExtractNewRecordState output
+MARKERS = {"doris": ("__DORIS_DELETE_SIGN__", "0", "1"), "starrocks": ("__op", 0, 1)}
+
+
+def event(vector: Vector, shape: str = "create") -> bytes:
     row_schema = {
         "type": "struct",
         "optional": True,
         "name": "srv.inv.t.Value",
         "fields": [s("int32", field="id", optional=False), {**vector.schema, "field": "v"}],
     }
+    row = {"id": 1, "v": vector.value}
+    if shape == "flattened":
+        return json.dumps({"schema": row_schema, "payload": row}).encode()
     schema = {
         "type": "struct",
         "name": "srv.inv.t.Envelope",
@@ -194,7 +202,10 @@ def event(vector: Vector) -> bytes:
             s("string", field="op"),
         ],
     }
-    payload = {"before": None, "after": {"id": 1, "v": vector.value}, "op": "c"}
+    if shape == "delete":
+        payload = {"before": row, "after": None, "op": "d"}
+    else:
+        payload = {"before": None, "after": row, "op": "c"}
     return json.dumps({"schema": schema, "payload": payload}).encode()
 
 
@@ -208,25 +219,35 @@ def _normalised(value: Any) -> Any:
 def _params() -> list[Any]:
     params = []
     for vector in VECTORS:
+        marks = [pytest.mark.xfail(strict=True, reason=vector.engine_bug)] if vector.engine_bug else []
         for flavor in ("doris", "starrocks"):
             for zone in ZONES:
-                marks = (
-                    [pytest.mark.xfail(strict=True, reason=vector.engine_bug)] if vector.engine_bug else []
-                )
-                params.append(
-                    pytest.param(vector, flavor, zone, id=f"{vector.id}-{flavor}-{zone}", marks=marks)
-                )
+                for shape in SHAPES:
+                    params.append(
+                        pytest.param(
+                            vector,
+                            flavor,
+                            zone,
+                            shape,
+                            id=f"{vector.id}-{flavor}-{zone}-{shape}",
+                            marks=marks,
+                        )
+                    )
     return params
 
 
-@pytest.mark.parametrize(("vector", "flavor", "zone"), _params())
-def test_debezium_value_is_written_as_the_database_stores_it(vector: Vector, flavor: str, zone: str) -> None:
+@pytest.mark.parametrize(("vector", "flavor", "zone", "shape"), _params())
+def test_debezium_value_is_written_as_the_database_stores_it(
+    vector: Vector, flavor: str, zone: str, shape: str
+) -> None:
     decoder = Decoder(
         value_format="json_with_schema", mode="debezium_ingestion", flavor=flavor, time_zone=zone
     )
-    out = decoder.decode(event(vector))
+    out = decoder.decode(event(vector, shape))
     assert out is not None
     row = json.loads(out, parse_float=Decimal)
+    column, upsert, delete = MARKERS[flavor]
+    assert row[column] == (delete if shape == "delete" else upsert)
     assert _normalised(row["v"]) == vector.expected_in(zone)
 
 
