@@ -238,9 +238,9 @@ class SchemaEvolver:
             missing = missing_fields(missing, self._refresh(table))
 
     def _ddl(self, table: TableRef, fields: list[Field]) -> str:
-        assert self.dialect is not None  # set by the _refresh that found the fields missing
+        # The dialect was learnt by the _refresh that found the fields missing; the flavor is the fallback.
         try:
-            return add_columns_sql(table, fields, self.dialect)
+            return add_columns_sql(table, fields, self.dialect or self.flavor)
         except UnmappableFieldError as exc:
             raise FatalSinkError(
                 f"cannot add a column to {table}: {exc}", reason="SchemaEvolutionFailed"
