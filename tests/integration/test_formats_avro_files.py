@@ -1,9 +1,10 @@
-"""Raw Avro values read with a local schema file (Doris's DorisAvroConverter), through real Kafka and the
-worker into the Stream Load emulator. Raw Avro has no schema id, so a schema change is a new file: the
+"""Raw Avro values read with a local schema file per topic (Doris's DorisAvroConverter), through real Kafka
+and the worker into the Stream Load emulator. Raw Avro has no schema id, so a schema change is a new file: the
 producer and the sink's file move to the new version together, here with a worker restart in between."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -16,27 +17,47 @@ from tests.worker.harness import ThreadWorker, committed, count, sink_doc, wait_
 pytestmark = pytest.mark.integration
 
 
+CITY = {
+    "type": "record",
+    "name": "City",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "city", "type": "string"},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+    ],
+}
+
+
 def test_raw_avro_from_a_local_schema_file_then_a_new_optional_field(
     starrocks_emulator, kafka_broker, tmp_path
 ):
     emu = starrocks_emulator
     db = emu.create_database()
     emu.create_table(db, "orders", "DUPLICATE", ORDER_COLUMNS, key=["id"])
-    topic = fresh_topic(kafka_broker)
-    schema_file = tmp_path / "orders.avsc"
+    emu.create_table(
+        db, "cities", "DUPLICATE", {"id": "BIGINT", "city": "VARCHAR(8)", "day": "DATE"}, key=["id"]
+    )
+    topic, cities = fresh_topic(kafka_broker), fresh_topic(kafka_broker)
+    schema_file, city_file = tmp_path / "orders.avsc", tmp_path / "city.avsc"
     schema_file.write_text(json.dumps(ORDER_V1))
+    city_file.write_text(json.dumps(CITY))
     doc = sink_doc(
         emu,
         kafka_broker,
         db,
-        [topic],
-        {topic: "orders"},
-        converter={"valueFormat": "avro", "avroSchemaFiles": {topic: f"file://{schema_file}"}},
+        [topic, cities],
+        {topic: "orders", cities: "cities"},
+        converter={
+            "valueFormat": "avro",
+            "avroSchemaFiles": {topic: f"file://{schema_file}", cities: str(city_file)},
+        },
     )
     group = doc["spec"]["kafka"]["groupId"]
     kafka_broker.produce(topic, [raw_avro(ORDER_V1, order(i)) for i in (0, 1)])
+    kafka_broker.produce(cities, [raw_avro(CITY, {"id": 7, "city": "Lyon", "day": dt.date(2020, 2, 29)})])
     with ThreadWorker(doc, emu.password):
         wait_for(lambda: count(emu, db, "orders") == 2, 60, what="2 rows")
+        wait_for(lambda: count(emu, db, "cities") == 1, 30, what="the city row")
         wait_for(lambda: committed(kafka_broker, group, topic, 1) == [2], 30)
 
     schema_file.write_text(json.dumps(ORDER_V2))
@@ -61,4 +82,7 @@ def test_raw_avro_from_a_local_schema_file_then_a_new_optional_field(
             None,
             "n10",
         ),
+    ]
+    assert emu.query(f"SELECT id, city, CAST(day AS CHAR) FROM `{db}`.`cities`") == [
+        (7, "Lyon", "2020-02-29")
     ]
