@@ -53,7 +53,7 @@ TYPE_TABLE: list[tuple[dict[str, Any], str, str, str]] = [
     ({"field": "a", "type": "float32"}, "FLOAT", "FLOAT", "FLOAT"),
     ({"field": "a", "type": "float64"}, "DOUBLE", "DOUBLE", "DOUBLE"),
     ({"field": "a", "type": "boolean"}, "BOOLEAN", "BOOLEAN", "BOOLEAN"),
-    ({"field": "a", "type": "string"}, "STRING", "STRING", "LONGTEXT"),
+    ({"field": "a", "type": "string"}, "STRING", "VARCHAR(1048576)", "LONGTEXT"),
     (
         {"field": "a", "type": "string", "parameters": dbz_params(length=50)},
         "VARCHAR(200)",
@@ -66,9 +66,19 @@ TYPE_TABLE: list[tuple[dict[str, Any], str, str, str]] = [
         "VARCHAR(80000)",
         "LONGTEXT",
     ),
-    ({"field": "a", "type": "string", "name": "io.debezium.data.Json"}, "STRING", "STRING", "LONGTEXT"),
-    ({"field": "a", "type": "bytes"}, "STRING", "STRING", "LONGTEXT"),
-    ({"field": "a", "type": "bytes", "name": "io.debezium.data.Bits"}, "STRING", "STRING", "LONGTEXT"),
+    (
+        {"field": "a", "type": "string", "name": "io.debezium.data.Json"},
+        "STRING",
+        "VARCHAR(1048576)",
+        "LONGTEXT",
+    ),
+    ({"field": "a", "type": "bytes"}, "STRING", "VARCHAR(1048576)", "LONGTEXT"),
+    (
+        {"field": "a", "type": "bytes", "name": "io.debezium.data.Bits"},
+        "STRING",
+        "VARCHAR(1048576)",
+        "LONGTEXT",
+    ),
     ({"field": "a", "type": "int32", "name": DBZ + "Date"}, "DATE", "DATE", "DATE"),
     ({"field": "a", "type": "int32", "name": CONNECT + "Date"}, "DATE", "DATE", "DATE"),
     ({"field": "a", "type": "int32", "name": DBZ + "Time"}, "VARCHAR(32)", "VARCHAR(32)", "VARCHAR(32)"),
@@ -143,7 +153,7 @@ TYPE_TABLE: list[tuple[dict[str, Any], str, str, str]] = [
             "parameters": {"scale": "0", "connect.decimal.precision": "50"},
         },
         "STRING",
-        "STRING",
+        "VARCHAR(1048576)",
         "DECIMAL(50,0)",
     ),
     (
@@ -155,7 +165,7 @@ TYPE_TABLE: list[tuple[dict[str, Any], str, str, str]] = [
     (
         {"field": "a", "type": "struct", "name": "io.debezium.data.geometry.Point"},
         "STRING",
-        "STRING",
+        "VARCHAR(1048576)",
         "LONGTEXT",
     ),
     ({"field": "a", "type": "array", "items": {"type": "int32"}}, "ARRAY<INT>", "ARRAY<INT>", "LONGTEXT"),
@@ -165,6 +175,7 @@ TYPE_TABLE: list[tuple[dict[str, Any], str, str, str]] = [
         "ARRAY<DATE>",
         "LONGTEXT",
     ),
+    ({"field": "a", "type": "array"}, "STRING", "VARCHAR(1048576)", "LONGTEXT"),
     (
         {"field": "a", "type": "map", "keys": {"type": "string"}, "values": {"type": "int32"}},
         "JSON",

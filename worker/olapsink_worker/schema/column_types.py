@@ -52,7 +52,8 @@ _FLOATS = {"float32": "FLOAT", "float64": "DOUBLE"}
 # Longest VARCHAR in bytes (Doris, StarRocks) or characters (MariaDB, kept small to stay under its
 # 65535-byte row limit); longer strings go to the unbounded text type.
 _VARCHAR_MAX = {"doris": 65533, "starrocks": 1048576, "mariadb": 1024}
-_TEXT = {"doris": "STRING", "starrocks": "STRING", "mariadb": "LONGTEXT"}
+# StarRocks STRING is VARCHAR(65533); the longest VARCHAR holds 1 MiB.
+_TEXT = {"doris": "STRING", "starrocks": "VARCHAR(1048576)", "mariadb": "LONGTEXT"}
 _DECIMAL_MAX = {"doris": 38, "starrocks": 38, "mariadb": 65}
 _TIME_TEXT = "VARCHAR(32)"  # HH:MM:SS.ffffff, up to 838 hours, or a zoned time with its offset
 
@@ -141,7 +142,7 @@ def column_type(field: Mapping[str, Any], dialect: TypeDialect) -> str:
     if kind == "array":
         items = field.get("items")
         if dialect == "mariadb" or not isinstance(items, Mapping):
-            return _TEXT[dialect] if dialect == "mariadb" else "STRING"
+            return _TEXT[dialect]
         return f"ARRAY<{column_type(items, dialect)}>"
     label = field.get("field", "?")
     raise UnmappableFieldError(
