@@ -43,6 +43,7 @@ def order_file(version: int = 1) -> descriptor_pb2.FileDescriptorProto:
             "google/type/date.proto",
             "google/type/timeofday.proto",
             "confluent/type/decimal.proto",
+            "google/protobuf/struct.proto",
         ]
     )
     fd.enum_type.add(name="Status").value.extend(
@@ -71,6 +72,7 @@ def order_file(version: int = 1) -> descriptor_pb2.FileDescriptorProto:
     _field(entry, "key", 1, F.TYPE_STRING)
     _field(entry, "value", 2, F.TYPE_INT64)
     _field(order, "attrs", 13, F.TYPE_MESSAGE, ".olapsink.test.Order.AttrsEntry", repeated=True)
+    _field(order, "extra", 15, F.TYPE_MESSAGE, ".google.protobuf.Struct")
     if version >= 2:
         _optional(order, "note", 14, F.TYPE_STRING)
     return fd

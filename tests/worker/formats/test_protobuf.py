@@ -20,6 +20,7 @@ def _order(order_type, line_type, i, **extra):
     msg.coupon.value = "SPRING"
     msg.lines.append(line_type(sku="s1", qty=2))
     msg.attrs["weight"] = 7
+    msg.extra.update({"gift": True, "codes": [1, "x", None]})
     return msg
 
 
@@ -37,6 +38,7 @@ EXPECTED = {
     "tags": ["a", "b"],
     "lines": [{"sku": "s1", "qty": 2}],
     "attrs": {"weight": 7},
+    "extra": {"gift": True, "codes": ["1.0", "x", None]},
 }
 
 
@@ -73,6 +75,7 @@ def test_unset_fields_with_presence_are_null_plain_scalars_are_zero(schema_regis
         "tags": [],
         "lines": [],
         "attrs": {},
+        "extra": None,
     }
 
 

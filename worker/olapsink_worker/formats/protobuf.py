@@ -11,7 +11,8 @@ Row shape, field by field (names as in the ``.proto``):
   scalar that is unset is its zero value, which is what proto3 says it is;
 - ``google.protobuf.Timestamp`` → ``YYYY-MM-DD HH:MM:SS[.ffffff]`` (UTC), ``google.type.Date`` →
   ``YYYY-MM-DD``, ``google.type.TimeOfDay`` → ``HH:MM:SS[.ffffff]``, ``confluent.type.Decimal`` → an exact
-  decimal, the ``google.protobuf.*Value`` wrappers → their value (so a wrapper is a nullable column);
+  decimal, the ``google.protobuf.*Value`` wrappers → their value (so a wrapper is a nullable column),
+  ``google.protobuf.Struct``/``Value``/``ListValue`` → the JSON they hold;
 - other messages → nested JSON objects, repeated → arrays, maps → objects.
 """
 
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from google.protobuf import descriptor_pb2
+from google.protobuf import descriptor_pb2, json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.descriptor_pool import DescriptorPool
 from google.protobuf.message import DecodeError
@@ -63,6 +64,11 @@ def _decimal(m: Any) -> decimal.Decimal:
     return decimal.Decimal(int.from_bytes(m.value, "big", signed=True)).scaleb(-m.scale)
 
 
+def _json_value(m: Any) -> Any:
+    # Struct, Value and ListValue are JSON already; MessageToDict gives exactly that JSON.
+    return json_format.MessageToDict(m)
+
+
 def _wrapper(m: Any) -> Any:
     value = m.value
     return value.hex().upper() if isinstance(value, bytes) else value
@@ -73,6 +79,9 @@ _WELL_KNOWN: dict[str, ToRow] = {
     "google.type.Date": _date,
     "google.type.TimeOfDay": _time_of_day,
     "confluent.type.Decimal": _decimal,
+    "google.protobuf.Struct": _json_value,
+    "google.protobuf.Value": _json_value,
+    "google.protobuf.ListValue": _json_value,
     **{name: _wrapper for name in _WRAPPERS},
 }
 
