@@ -8,7 +8,7 @@ explicit (JSON patch for children, merge patch for status).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,9 @@ PLURALS = {
 }
 
 
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
 @dataclass(frozen=True)
 class Credentials:
     server: str
@@ -38,6 +41,25 @@ class Credentials:
     cert_path: str | None
     key_path: str | None
     verify: bool
+    token_file: str | None = None  # in-cluster: re-read, the kubelet rotates bound tokens
+
+
+class TokenFileAuth(httpx.Auth):
+    """Bearer token read from a file that the kubelet rotates; re-read when the file changes."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._mtime = -1.0
+        self._token = ""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        mtime = os.stat(self._path).st_mtime
+        if mtime != self._mtime:
+            with open(self._path, encoding="utf-8") as file:
+                self._token = file.read().strip()
+            self._mtime = mtime
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
 
 
 def load_credentials() -> Credentials:
@@ -46,8 +68,10 @@ def load_credentials() -> Credentials:
     Shared by our client and kopf's login handler, so both talk to the same cluster as the same user.
     """
     cfg = k8s_client.Configuration()
+    token_file = None
     try:
         k8s_config.load_incluster_config(client_configuration=cfg)
+        token_file = SERVICE_ACCOUNT_TOKEN
     except k8s_config.ConfigException:
         # KUBECONFIG is read now, not at import time as the loader's default does.
         k8s_config.load_kube_config(config_file=os.environ.get("KUBECONFIG"), client_configuration=cfg)
@@ -62,6 +86,7 @@ def load_credentials() -> Credentials:
         cert_path=cfg.cert_file,
         key_path=cfg.key_file,
         verify=bool(cfg.verify_ssl),
+        token_file=token_file,
     )
 
 
@@ -85,10 +110,13 @@ class KubeClient:
     @classmethod
     def from_environment(cls) -> KubeClient:
         creds = load_credentials()
-        headers = {"Authorization": f"Bearer {creds.token}"} if creds.token else {}
+        auth = TokenFileAuth(creds.token_file) if creds.token_file else None
+        headers = {"Authorization": f"Bearer {creds.token}"} if creds.token and not auth else {}
         verify: Any = creds.ca_path if (creds.verify and creds.ca_path) else creds.verify
         cert = (creds.cert_path, creds.key_path) if creds.cert_path and creds.key_path else None
-        http = httpx.Client(base_url=creds.server, headers=headers, verify=verify, cert=cert, timeout=30.0)
+        http = httpx.Client(
+            base_url=creds.server, headers=headers, auth=auth, verify=verify, cert=cert, timeout=30.0
+        )
         return cls(http)
 
     def close(self) -> None:
