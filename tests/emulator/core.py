@@ -50,6 +50,8 @@ class EmulatorConfig:
     prepared_timeout: float = 86400.0  # StarRocks prepared_transaction_default_timeout_second
     group_commit_interval: float = 1.0  # seconds until async_mode group-commit data is visible
     publish_delay: float = 2.0  # seconds a Publish Timeout txn stays COMMITTED before VISIBLE
+    # JSON body limit: StarRocks streaming_load_max_batch_size_mb, Doris streaming_load_json_max_mb.
+    json_max_bytes: float = 100 * 1024 * 1024
 
 
 def free_port() -> int:
@@ -79,6 +81,7 @@ TUNABLE = (
     "prepared_timeout",
     "group_commit_interval",
     "publish_delay",
+    "json_max_bytes",
 )
 
 
@@ -214,6 +217,28 @@ class EmulatorCore:
         key = f"error_log_{txn.txn_id}_{uuid.uuid4().hex[:8]}"
         self.registry.add_error_log(key, filtered)
         return f"{self.be_url}/api/_load_error_log?file={key}"
+
+    def _json_size_error(self, opts: LoadOptions, content_length: int | None, earlier: int = 0) -> str | None:
+        """The JSON size check; only bodies with a Content-Length are checked (doris.md §8.2)."""
+        if opts.format != "json" or content_length is None:
+            return None
+        if self.dialect.flavor is Flavor.DORIS and opts.read_json_by_line:
+            return None
+        if self.dialect.flavor is Flavor.STARROCKS and opts.ignore_json_size:
+            return None
+        size, limit = earlier + content_length, int(self.config.json_max_bytes)
+        if size <= limit:
+            return None
+        if self.dialect.flavor is Flavor.DORIS:
+            return self.dialect.message(
+                "INVALID_ARGUMENT",
+                f"The size of this batch exceed the max size [{limit}] of json type data  data [{size}]. "
+                "Split the file, or use 'read_json_by_line'",
+            )
+        return (
+            f"The size of this batch exceed the max size [{limit}] of json type data data [{size}]. "
+            "Set ignore_json_size to skip the check, although it may lead huge memory consuming."
+        )
 
     def _too_many_versions_message(self) -> str:
         if self.dialect.flavor is Flavor.DORIS:

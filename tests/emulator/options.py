@@ -77,6 +77,7 @@ class LoadOptions:
     two_phase_commit: bool = False
     group_commit: str | None = None
     timeout: float = 600.0
+    ignore_json_size: bool = False  # StarRocks
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -257,6 +258,7 @@ def parse_options(headers: Mapping[str, str], dialect: Dialect) -> LoadOptions:
         parse_doris_only(headers, dialect, opts)
     else:
         opts.merge_condition = headers.get("merge_condition") or None
+        opts.ignore_json_size = parse_bool(headers, "ignore_json_size", dialect, "ignore_json_size")
     return opts
 
 

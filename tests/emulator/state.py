@@ -64,6 +64,7 @@ class Txn:
     filtered: int = 0
     unselected: int = 0
     load_bytes: int = 0
+    json_bytes: int = 0  # Content-Length summed over a StarRocks transaction's JSON loads
     seq: int = 0
     busy: bool = False  # one request at a time per StarRocks transaction label
     max_filter_ratio: float = 0.0

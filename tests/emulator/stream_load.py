@@ -59,6 +59,9 @@ class StreamLoadRoutes(EmulatorCore):
         try:
             opts = parse_options(headers, self.dialect)
             group = self._group_commit_mode(opts, request)
+            size_error = self._json_size_error(opts, request.content_length)
+            if size_error:
+                raise LoadRejected(size_error)
             label = self._admit_label(db, opts, group)
         except LoadRejected as exc:
             return self._fail(LoadOutcome(-1, label, "Fail", exc.message, load_bytes=len(body)))

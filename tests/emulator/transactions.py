@@ -143,6 +143,11 @@ class StarRocksTransactionRoutes(EmulatorCore):
                     txn, "INVALID_ARGUMENT", "all loads in one transaction must use the same parameters"
                 )
             txn.options_key = options_key
+            # The BE adds up Content-Length over a transaction's loads before the JSON size check.
+            size_error = self._json_size_error(opts, request.content_length, txn.json_bytes)
+            if size_error:
+                return self._txn_fail(txn, "INVALID_ARGUMENT", size_error)
+            txn.json_bytes += request.content_length or 0
             if fault and fault.name == "too_many_versions":
                 return self._txn_fail(txn, "INTERNAL_ERROR", self._too_many_versions_message())
             try:

@@ -205,3 +205,26 @@ def test_starrocks_one_request_at_a_time_per_transaction(starrocks_emulator: Emu
         release.set()
         assert second.json()["Status"] == "TXN_IN_PROCESSING"
         assert first.result().json()["Status"] == "OK"
+
+
+def test_json_size_limit_per_dialect(any_emulator: EmulatorHandle) -> None:
+    e = any_emulator
+    db = table(e)
+    e.configure(json_max_bytes=100)
+    body = json_lines([{"id": i, "name": "abcdefgh"} for i in range(6)])  # > 100 bytes
+    too_big = stream_load(e, db, "t", body, format="json")
+    assert too_big["Status"] == "Fail" and "exceed the max size [100]" in too_big["Message"]
+    escape = {"read_json_by_line": "true"} if e.flavor == "doris" else {"ignore_json_size": "true"}
+    assert stream_load(e, db, "t", body, format="json", **escape)["Status"] == "Success"
+
+
+def test_starrocks_json_size_adds_up_over_a_transaction(starrocks_emulator: EmulatorHandle) -> None:
+    e = starrocks_emulator
+    db = table(e)
+    e.configure(json_max_bytes=100)
+    headers = {"db": db, "table": "t", "label": "-big", "format": "json"}
+    send(e, "POST", "/api/transaction/begin", b"", headers, expect=False)
+    body = b'{"id": 1, "name": "abcdefghijkl"}\n'  # 34 bytes
+    replies = [send(e, "PUT", "/api/transaction/load", body, headers).json() for _ in range(3)]
+    assert [r["Status"] for r in replies] == ["OK", "OK", "INVALID_ARGUMENT"]  # 3 x 34 bytes > 100
+    assert "exceed the max size [100] of json type data data [102]" in replies[2]["Message"]
