@@ -125,3 +125,23 @@ def test_poison_records_and_rejected_rows_go_to_the_dead_letter_topic(doris_emul
     load = dict(by_stage["load"].headers())
     assert b"y" * 40 in by_stage["load"].value()
     assert load["__olapsink.errors.offset.range"] and load["__olapsink.errors.url"]
+
+
+def test_missing_dead_letter_topic_is_created(doris_emulator, kafka_broker):
+    emu = doris_emulator
+    db, topic = _setup(emu, kafka_broker, n=10, partitions=1)
+    kafka_broker.produce(topic, [b"{broken"])
+    dlq = f"dlq{uuid.uuid4().hex[:8]}"
+    doc = sink_doc(
+        emu,
+        kafka_broker,
+        db,
+        [topic],
+        {topic: "tbl"},
+        errors={"tolerance": "all", "deadLetterQueue": {"topic": dlq}},
+        converter={"valueFormat": "json_with_schema"},
+    )
+    with ThreadWorker(doc, emu.password):
+        # The ten plain-JSON rows are not envelopes either: all eleven records are dead-lettered.
+        wait_for(lambda: committed(kafka_broker, doc["spec"]["kafka"]["groupId"], topic, 1) == [11], 60)
+    assert dlq in kafka_broker.admin().list_topics(timeout=10).topics

@@ -58,6 +58,8 @@ def test_envelope_null_payload_and_garbage():
     assert d.decode(b'{"schema":null,"payload":null}') is None
     with pytest.raises(RecordError, match="schema/payload"):
         d.decode(b"not json")
+    with pytest.raises(RecordError, match="valueFormat: json"):
+        d.decode(b'{"id": 1}')
     with pytest.raises(RecordError, match="does not match"):
         d.decode(envelope({"d": "x"}, [{"field": "d", "type": "int32", "name": DATE}]))
 

@@ -148,7 +148,8 @@ def test_exhausted_retries_are_fatal():
 
 
 def test_undecodable_records_stop_the_sink_or_go_to_dead_letters():
-    log = [*rows(3), b"not json", *rows(3, 10)]
+    envelope = [b'{"schema":null,"payload":{"id":%d}}' % i for i in range(3)]
+    log = [*envelope, b"not json", *envelope]
     sink = make_sink(converter={"valueFormat": "json_with_schema"})
     consumer = FakeConsumer(logs={("t", 0): log})
     engine = engine_for(consumer, FakeLoader(), sink=sink)
@@ -159,7 +160,6 @@ def test_undecodable_records_stop_the_sink_or_go_to_dead_letters():
 
     sent = []
     sink = make_sink(converter={"valueFormat": "json_with_schema"}, errors={"tolerance": "all"})
-    envelope = [b'{"schema":null,"payload":{"id":%d}}' % i for i in range(3)]
     consumer = FakeConsumer(logs={("t", 0): [*envelope, b"not json", *envelope]})
     loader = FakeLoader()
     engine = engine_for(consumer, loader, sink=sink)

@@ -59,6 +59,25 @@ def context_headers(record: DeadRecord) -> list[Header]:
     return headers
 
 
+def ensure_topic(admin: Any, topic: str, replication_factor: int, timeout: float = 30.0) -> None:
+    """Create the dead-letter topic if it is missing (as Kafka Connect does), one partition with the
+    spec's replication factor. An existing topic is fine; other failures are left to the first send,
+    which reports them (the broker may still auto-create the topic)."""
+    from confluent_kafka import KafkaError
+    from confluent_kafka.admin import NewTopic
+
+    futures = admin.create_topics(
+        [NewTopic(topic, num_partitions=1, replication_factor=replication_factor)], operation_timeout=timeout
+    )
+    try:
+        futures[topic].result(timeout)
+    except Exception as exc:
+        err = exc.args[0] if exc.args else None
+        if getattr(err, "code", lambda: None)() == KafkaError.TOPIC_ALREADY_EXISTS:
+            return
+        log.warning("could not create the dead-letter topic %r: %s", topic, exc)
+
+
 class DeadLetterQueue:
     """Thread-safe: load threads send rejected rows, the loop sends undecodable records."""
 

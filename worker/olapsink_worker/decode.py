@@ -32,13 +32,10 @@ SCHEMA_FORMATS = frozenset({"avro", "protobuf"})  # decoded by olapsink_worker.f
 _SCHEMA_CACHE_SIZE = 256
 
 
-_NULL = msgspec.Raw(b"null")
-
-
 class _Envelope(msgspec.Struct):
     # Raw: the schema is only compared (cache key) and the payload often copied out, never parsed twice.
-    schema: msgspec.Raw = _NULL
-    payload: msgspec.Raw = _NULL
+    schema: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    payload: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
 _DELETE_MARKERS: dict[str, tuple[str, Any, Any]] = {
@@ -123,7 +120,14 @@ class Decoder:
             env = self._envelope.decode(value)
         except msgspec.DecodeError as exc:
             raise RecordError(f"value is not a JSON object with schema/payload: {exc}") from exc
-        schema, payload = bytes(env.schema), bytes(env.payload)
+        if env.payload is msgspec.UNSET:
+            # What Kafka's JsonConverter (schemas.enable=true) rejects too: plain JSON is not an envelope.
+            raise RecordError(
+                "value has no 'payload' (not a JsonConverter schema envelope); for plain JSON set "
+                "spec.converter.valueFormat: json"
+            )
+        schema = b"null" if env.schema is msgspec.UNSET else bytes(env.schema)
+        payload = bytes(env.payload)
         return (None if schema == b"null" else schema), (None if payload == b"null" else payload)
 
     def _converter(self, key: bytes | None, *, debezium: bool = False) -> Converter | None:

@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
 
 
+_PRODUCER_ONLY = frozenset({"enable.idempotence", "acks", "linger.ms"})
+
+
 class Worker:
     """An engine with its consumer, loader and dead-letter producer, built from a sink (no signals,
     no HTTP server: ``run`` adds those; tests run a Worker on a thread)."""
@@ -128,7 +131,7 @@ class Worker:
         from confluent_kafka import Consumer, Producer
 
         from olapsink_worker.consumer import consumer_config, producer_config
-        from olapsink_worker.deadletter import DeadLetterQueue
+        from olapsink_worker.deadletter import DeadLetterQueue, ensure_topic
         from olapsink_worker.engine import Engine
         from olapsink_worker.load import RetryPolicy, StreamLoader
         from olapsink_worker.schema.watch import watch_for_sink
@@ -138,9 +141,18 @@ class Worker:
         self.metrics = metrics or WorkerMetrics()
         self.loader = StreamLoader(sink, password, metrics=self.metrics)
         dlq_spec = spec.errors.dead_letter_queue
+
+        def dead_letter_producer() -> Any:
+            from confluent_kafka.admin import AdminClient
+
+            conf = producer_config(sink)
+            admin = AdminClient({k: v for k, v in conf.items() if k not in _PRODUCER_ONLY})
+            ensure_topic(admin, dlq_spec.topic, dlq_spec.replication_factor)
+            return Producer(conf)
+
         dead_letters = DeadLetterQueue(
             dlq_spec.topic,
-            (lambda: Producer(producer_config(sink))) if dlq_spec.topic else None,
+            dead_letter_producer if dlq_spec.topic else None,
             context=dlq_spec.context_headers,
         )
         conf = consumer_config(sink)
