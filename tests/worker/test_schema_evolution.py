@@ -820,3 +820,25 @@ def test_an_avro_sink_with_a_registry_gets_an_avro_watch() -> None:
     )
     watch = watch_for_sink(sink, "pw")
     assert watch is not None and isinstance(watch.source, AvroRegistrySchemas)
+
+
+def test_none_skips_the_check_when_the_columns_cannot_be_read(caplog: pytest.LogCaptureFixture) -> None:
+    server = FakeServer()
+    server.down = {"fe1", "fe2"}
+    ev = evolver(server, mode="none", hosts=("fe1", "fe2"))
+    assert ev.ensure(TABLE, [ID, SCORE]) == []
+    assert "cannot read the columns of db.t" in caplog.text
+    tried = len(server.connects)
+    assert ev.ensure(TABLE, [ID, SCORE, {"field": "other", "type": "string"}]) == []
+    assert len(server.connects) == tried  # not asked again for that table
+
+
+def test_none_skips_the_check_for_a_table_it_cannot_see() -> None:
+    assert evolver(FakeServer(), mode="none").ensure(TABLE, [ID, SCORE]) == []
+
+
+def test_none_tries_each_fe_once_instead_of_retrying_for_a_minute() -> None:
+    sink = manifest(converter=DEBEZIUM)
+    ev = SchemaEvolver.for_sink(sink, "pw")
+    assert (ev.mode, ev._retry_for) == ("none", 0.0)
+    assert SchemaEvolver.for_sink(manifest(schemaEvolution="basic"), "pw")._retry_for == 60.0

@@ -5,7 +5,9 @@
 - the known columns of each table are cached; a field the cache does not know makes it re-read
   ``information_schema.COLUMNS`` (a column someone else added is found there, no DDL needed);
 - ``schemaEvolution: none``: a column still missing stops the sink (``FatalSinkError``) naming the table and
-  the columns, so that a person adds them or turns evolution on. The Doris connector retries forever here;
+  the columns, so that a person adds them or turns evolution on. The Doris connector retries forever here.
+  The check is best effort: when the columns cannot be read (query port unreachable, user without access,
+  table not visible) it is skipped for that table with a warning, since ``none`` needs no query port;
 - ``basic``: one ``ALTER TABLE … ADD COLUMN`` adds every missing column (types from column_types), then the
   columns are read back until they show (a heavy Doris schema change finishes later than the statement);
 - several workers racing on the same column: the losers get "Duplicate column name" (MariaDB errno 1060;
@@ -149,6 +151,7 @@ class SchemaEvolver:
         self._conn: Any = None
         self._host_index = 0
         self._columns: dict[TableRef, set[str]] = {}
+        self._unchecked: set[TableRef] = set()  # none mode: tables whose columns could not be read
         self._lock = threading.Lock()
 
     @classmethod
@@ -162,7 +165,10 @@ class SchemaEvolver:
             port = spec.starrocks.query_port or 9030
             hosts = [(_host_of(u), int(port)) for u in spec.starrocks.http_urls]
             connect = pymysql_connector(spec.starrocks.user, password)
-        return cls(connect, hosts, mode=spec.schema_evolution, flavor=sink.flavor)
+        mode = spec.schema_evolution
+        # none only checks, best effort: one try per FE instead of a minute of retries at start-up.
+        retry_for = 60.0 if mode == "basic" else 0.0
+        return cls(connect, hosts, mode=mode, flavor=sink.flavor, retry_for=retry_for)
 
     def close(self) -> None:
         with self._lock:
@@ -185,17 +191,36 @@ class SchemaEvolver:
             cached = self._columns.get(table)
             if cached is not None and not missing_fields(fields, cached):
                 return []
+            if self.mode != "basic":
+                self._check(table, fields)
+                return []
             missing = missing_fields(fields, self._refresh(table))
             if not missing:
                 return []
-            if self.mode != "basic":
-                names = ", ".join(str(f["field"]) for f in missing)
-                raise FatalSinkError(
-                    f"table {table} has no column for field(s) {names} of the records; add the column(s) "
-                    "(ALTER TABLE … ADD COLUMN) or set spec.schemaEvolution: basic",
-                    reason="MissingColumns",
-                )
             return self._add(table, missing)
+
+    def _check(self, table: TableRef, fields: Sequence[Field]) -> None:
+        if table in self._unchecked:
+            return
+        try:
+            columns = self._refresh(table)
+        except FatalSinkError as exc:
+            self._unchecked.add(table)
+            log.warning(
+                "schemaEvolution none: cannot read the columns of %s, so records are not checked against "
+                "them (fields the table lacks will not load): %s",
+                table,
+                exc,
+            )
+            return
+        missing = missing_fields(fields, columns)
+        if missing:
+            names = ", ".join(str(f["field"]) for f in missing)
+            raise FatalSinkError(
+                f"table {table} has no column for field(s) {names} of the records; add the column(s) "
+                "(ALTER TABLE … ADD COLUMN) or set spec.schemaEvolution: basic",
+                reason="MissingColumns",
+            )
 
     # -- adding --------------------------------------------------------------------------------------
 
@@ -295,7 +320,9 @@ class SchemaEvolver:
     def _run(self, action: Callable[[Any], Any], sql: str) -> Any:
         deadline = self._clock() + self._retry_for
         delay = 0.5
+        tries = 0
         while True:
+            tries += 1
             try:
                 with self._connection().cursor() as cur:
                     return action(cur)
@@ -316,7 +343,7 @@ class SchemaEvolver:
                         f"{self._where()} failed {sql!r}: {exc}", reason="SchemaEvolutionFailed"
                     ) from exc
                 self._drop_connection()
-                if self._clock() >= deadline:
+                if self._clock() >= deadline and tries >= len(self._hosts):
                     raise FatalSinkError(
                         f"cannot reach the query port of any FE ({self._hosts_text()}) for "
                         f"{self._retry_for:.0f}s: {exc}; check queryPort and the network",
