@@ -1,9 +1,10 @@
 """A small Schema Registry speaking the part of Confluent's REST API that serializers and our decoders use.
 
-No Confluent Schema Registry runs here (it is not on Maven Central as a runnable jar, and Karapace is not
-on PyPI), so the tests use this: schemas are stored as registered (confluent-kafka's Protobuf serializer
-registers base64 ``FileDescriptorProto`` text, which is also what ``format=serialized`` returns), ids are
-global and the same schema text gets the same id, as in the real registry.
+No Confluent Schema Registry runs here: io.confluent artifacts are not on Maven Central, and
+`pip install karapace` finds no distribution. So the tests use this: schemas are stored as registered
+(confluent-kafka's Protobuf serializer registers base64 ``FileDescriptorProto`` text, which is also what
+``format=serialized`` returns), ids are global and the same schema text gets the same id, as in the real
+registry.
 
 Endpoints: ``POST /subjects/{s}/versions``, ``POST /subjects/{s}`` (lookup), ``GET /schemas/ids/{id}``,
 ``GET /subjects/{s}/versions/{v|latest}``, ``GET /subjects``. Optional HTTP basic auth.
