@@ -166,6 +166,9 @@ def render_deployment(manifest: Manifest, inputs: RenderInputs) -> dict[str, Any
             "failureThreshold": 3,
         },
         "resources": dict(worker.get("resources") or {}),
+        # The worker writes its fatal error as JSON to /dev/termination-log (the operator reads it from
+        # the pod status); a crash before that still leaves the last log lines there.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
