@@ -8,9 +8,9 @@
   the Doris connector, which loads ``GenericRecord.toString()``, the row is JSON with converted logical
   types, the same as every other format here.
 
-The top-level schema must be a record: its fields are the row's columns. Values are converted by
-``values.plain`` only for fields whose schema holds a logical type, bytes, fixed or a nested record;
-the rest go to the encoder as fastavro returned them.
+The top-level schema must be a record: its fields are the row's columns. Values are read with the logical
+types stripped and converted by a plan compiled from the schema (``avro_plan``); only fields that hold a
+logical type, bytes, fixed or a nested record are touched, the rest go to the encoder as read.
 """
 
 from __future__ import annotations
