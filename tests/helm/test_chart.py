@@ -356,6 +356,17 @@ def test_operator_may_not_write_secrets_or_touch_other_kinds(default_docs: list[
                 assert set(rule["verbs"]) <= {"get", "list", "watch"}
 
 
+def test_reading_worker_pods_is_granted_only_when_enabled(default_docs: list[Manifest]) -> None:
+    def pods_rule_and_env(docs: list[Manifest]) -> tuple[set[str] | None, str]:
+        rules = rules_of(one(docs, "ClusterRole", "olapsink-operator"))
+        container = operator_deployment(docs)["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        return rules.get("/pods"), env["OLAPSINK_READ_WORKER_PODS"]
+
+    assert pods_rule_and_env(default_docs) == ({"list"}, "true")
+    assert pods_rule_and_env(manifests({"operator": {"readWorkerPods": False}})) == (None, "false")
+
+
 def test_rbac_create_false_renders_no_roles() -> None:
     docs = manifests({"rbac": {"create": False}})
     assert not [d for d in docs if d["apiVersion"].startswith("rbac.authorization.k8s.io")]

@@ -226,6 +226,7 @@ def test_the_journey_exercised_the_operator(operator_calls: set[Call]) -> None:
     # Guards the test itself: if the operator made no calls, the comparisons below prove nothing.
     assert ("apps", "deployments", "create") in operator_calls
     assert ("olapsink.io", "dorissinks/status", "patch") in operator_calls
+    assert ("", "pods", "list") in operator_calls  # OLAPSINK_READ_WORKER_PODS=true from the chart
 
 
 def test_cluster_role_allows_every_call_the_operator_made(operator_calls: set[Call]) -> None:

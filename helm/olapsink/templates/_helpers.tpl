@@ -98,6 +98,12 @@ against a running operator).
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch]
+{{- if .Values.operator.readWorkerPods }}
+# Read-only: a stopped worker's termination message names the fatal error in the sink's status.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list]
+{{- end }}
 # Events on sinks, posted by the operator and by kopf (created, scaled, paused, errors).
 - apiGroups: [""]
   resources: [events]
