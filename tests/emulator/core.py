@@ -52,6 +52,8 @@ class EmulatorConfig:
     publish_delay: float = 2.0  # seconds a Publish Timeout txn stays COMMITTED before VISIBLE
     # JSON body limit: StarRocks streaming_load_max_batch_size_mb, Doris streaming_load_json_max_mb.
     json_max_bytes: float = 100 * 1024 * 1024
+    # FE max_running_txn_num_per_db: begins beyond it fail.
+    max_running_txns_per_db: float = 1000
 
 
 def free_port() -> int:
@@ -82,6 +84,7 @@ TUNABLE = (
     "group_commit_interval",
     "publish_delay",
     "json_max_bytes",
+    "max_running_txns_per_db",
 )
 
 
@@ -239,6 +242,17 @@ class EmulatorCore:
             f"The size of this batch exceed the max size [{limit}] of json type data data [{size}]. "
             "Set ignore_json_size to skip the check, although it may lead huge memory consuming."
         )
+
+    def _running_txns_error(self, db: str) -> str | None:
+        """Refuse a new transaction when the database already runs the maximum number."""
+        running = self.registry.running(db)
+        limit = int(self.config.max_running_txns_per_db)
+        if running < limit:
+            return None
+        detail = f"current running txns on db {db} is {running}, larger than limit {limit}"
+        if self.dialect.coded_messages:
+            return self.dialect.message("ANALYSIS_ERROR", f"TStatus: errCode = 2, detailMessage = {detail}")
+        return detail
 
     def _too_many_versions_message(self) -> str:
         if self.dialect.flavor is Flavor.DORIS:

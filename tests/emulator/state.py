@@ -98,6 +98,11 @@ class Registry:
         self.labels[(db, label)] = txn
         return txn
 
+    def running(self, db: str) -> int:
+        """Transactions of `db` that began and have not finished (PREPARE, PRECOMMITTED, PREPARED)."""
+        self.sweep()
+        return sum(1 for t in self.txns.values() if t.db == db and t.state in LIVE)
+
     def lookup(self, db: str, label: str) -> Txn | None:
         """The label's latest transaction, aborted ones included (for state lookups)."""
         self.sweep()

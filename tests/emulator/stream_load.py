@@ -63,6 +63,9 @@ class StreamLoadRoutes(EmulatorCore):
             if size_error:
                 raise LoadRejected(size_error)
             label = self._admit_label(db, opts, group)
+            running_error = self._running_txns_error(db)
+            if running_error:
+                raise LoadRejected(running_error)
         except LoadRejected as exc:
             return self._fail(LoadOutcome(-1, label, "Fail", exc.message, load_bytes=len(body)))
         except _LabelTaken as taken:

@@ -104,6 +104,9 @@ class StarRocksTransactionRoutes(EmulatorCore):
             timeout = float(headers.get("timeout") or 600)
         except ValueError:
             return json_response(txn_reply("INVALID_ARGUMENT", "Invalid timeout format", Label=label))
+        running_error = self._running_txns_error(db)
+        if running_error:
+            return json_response(txn_reply("INTERNAL_ERROR", running_error, Label=label))
         txn = self.registry.begin(db, table, label, self.registry.clock.now() + timeout)
         return json_response(txn_reply("OK", "", Label=label, TxnId=txn.txn_id, BeginTxnTimeMs=0))
 

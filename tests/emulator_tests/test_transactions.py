@@ -300,3 +300,21 @@ def test_starrocks_txn_csv_loads_form_one_stream(starrocks_emulator: EmulatorHan
 
     glued = csv_txn(e, db, "-csv2", b"4,d", b"5,e\n")  # "4,d5,e" has three fields
     assert glued["Status"] != "OK" and glued["NumberFilteredRows"] == 1
+
+
+def test_running_transactions_per_database_are_limited(any_emulator: EmulatorHandle) -> None:
+    e = any_emulator
+    db = table_with_rows(e)
+    e.configure(max_running_txns_per_db=1)
+    if e.flavor == "doris":
+        first = stream_load(e, db, "t", '{"id": 1}', label="r1", two_phase_commit="true", **DORIS_JSON)
+        second = stream_load(e, db, "t", '{"id": 2}', label="r2", **DORIS_JSON)
+        assert first["Status"] == "Success" and second["Status"] == "Fail"
+        message = str(second["Message"])
+    else:
+        assert sr_txn(e, "begin", db, "-r1")["Status"] == "OK"
+        second_begin = sr_txn(e, "begin", db, "-r2")
+        assert second_begin["Status"] != "OK"
+        message = str(second_begin["Message"])
+    assert "current running txns on db" in message and "larger than limit 1" in message
+    assert stream_load(e, table_with_rows(e), "t", '{"id": 3}', format="json")["Status"] == "Success"
