@@ -84,6 +84,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         read_worker_pods=os.environ.get("OLAPSINK_READ_WORKER_PODS", "false").lower() == "true",
     )
     memo["olapsink"] = ctx
+    metrics_port = os.environ.get("OLAPSINK_OPERATOR_METRICS_PORT")
+    if metrics_port:
+        ctx.metrics.serve(int(metrics_port), os.environ.get("OLAPSINK_OPERATOR_METRICS_ADDRESS", "0.0.0.0"))
     memo["olapsink_wake"] = wake = asyncio.Event()
     interval = _env_float("OLAPSINK_REFRESH_SECONDS", 30)
     memo["olapsink_refresher"] = asyncio.create_task(_refresh_forever(ctx, wake, interval))

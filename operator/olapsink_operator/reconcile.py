@@ -24,6 +24,7 @@ from olapsink_operator.apply import apply_child
 from olapsink_operator.autoscale import AutoscalingPolicy, Recommendations, autoscale, decide_replicas
 from olapsink_operator.events import deployment_events, post_event
 from olapsink_operator.kube import KubeClient, KubeError
+from olapsink_operator.metrics import OperatorMetrics
 from olapsink_operator.observe import database_endpoints, probe_database, read_secrets, worker_failures
 from olapsink_operator.render import RenderInputs, render_children
 from olapsink_operator.secretrefs import find_secret_refs, secrets_hash
@@ -56,6 +57,7 @@ class Context:
     kafka_timeout: float = 10.0
     database_timeout: float = 3.0
     read_worker_pods: bool = False  # read fatal errors from the workers' termination messages
+    metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
     kafka_clients: lag.KafkaClients = field(default_factory=lag.KafkaClients)
     clock: Callable[[], float] = time.time
     kafka: dict[SinkKey, KafkaView] = field(default_factory=dict)
@@ -76,6 +78,7 @@ class Context:
         if deleted:
             for cache in (self.bodies, self.kafka, self.database_errors, self.windows, self.autoscaled):
                 cache.pop(key, None)
+            self.metrics.forget(*key)
             with contextlib.suppress(ConfigError):  # an invalid sink never got a reader
                 self.kafka_clients.forget_group(parse_manifest(dict(body)).effective_group_id)
         else:
@@ -172,7 +175,12 @@ def reconcile(ctx: Context, body: Mapping[str, Any], *, observe: bool = False) -
         )
         if current is None or current["metadata"].get("deletionTimestamp"):
             return
-        _reconcile(ctx, key, current, fresh)
+        try:
+            _reconcile(ctx, key, current, fresh)
+        except Exception:
+            ctx.metrics.reconciles.labels("error").inc()
+            raise
+        ctx.metrics.reconciles.labels("ok").inc()
 
 
 def _observe(ctx: Context, key: SinkKey, body: Mapping[str, Any]) -> bool:
@@ -193,6 +201,7 @@ def _observe(ctx: Context, key: SinkKey, body: Mapping[str, Any]) -> bool:
 def _write_status(ctx: Context, body: Mapping[str, Any], obs: Observation) -> dict[str, Any]:
     previous = body.get("status") or {}
     new = compute_status(obs, previous, _now())
+    ctx.metrics.observe_status(*sink_key(body), new)
     patch = status_patch(previous, new)
     if patch is not None:
         meta = body["metadata"]

@@ -29,14 +29,16 @@ def kube_api(tmp_path: Path) -> Iterator[KubeApi]:
         yield api
 
 
-def test_operator_process_reconciles_a_namespace_and_serves_liveness(kube_api: KubeApi) -> None:
-    port = _free_port()
+def test_operator_process_reconciles_a_namespace_serves_liveness_and_metrics(kube_api: KubeApi) -> None:
+    port, metrics_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "KUBECONFIG": str(kube_api.kubeconfig),
         "OLAPSINK_DISABLE_SCANNING": "1",
         "OLAPSINK_KAFKA_TIMEOUT_SECONDS": "1",
         "OLAPSINK_DATABASE_TIMEOUT_SECONDS": "0.2",
+        "OLAPSINK_OPERATOR_METRICS_PORT": str(metrics_port),
+        "OLAPSINK_OPERATOR_METRICS_ADDRESS": "127.0.0.1",
     }
     command = [sys.executable, "-m", "olapsink_operator.main", "--namespace", "shop"]
     command += ["--liveness", f"http://127.0.0.1:{port}/healthz"]
@@ -63,6 +65,12 @@ def test_operator_process_reconciles_a_namespace_and_serves_liveness(kube_api: K
                 return False
 
         eventually(live, timeout=10)
+
+        def ready_gauge() -> bool:
+            text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).text
+            return 'olapsink_sink_ready{kind="DorisSink",name="orders",namespace="shop"} 0.0' in text
+
+        eventually(ready_gauge, timeout=10)
     finally:
         process.terminate()
         try:
