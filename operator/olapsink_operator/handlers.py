@@ -24,7 +24,6 @@ from olapsink_operator.reconcile import Context, reconcile
 log = logging.getLogger(__name__)
 
 SINK_PLURALS = ("dorissinks", "starrockssinks")
-KINDS_BY_PLURAL = {"dorissinks": "DorisSink", "starrockssinks": "StarRocksSink"}
 DEFAULT_IMAGE = "ghcr.io/olapsink/olapsink:0.1.0"
 
 
