@@ -3,6 +3,7 @@ decisions against a scripted connection (MariaDB runs: tests/integration/test_sc
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -23,9 +24,17 @@ from olapsink_worker.schema import (
 )
 from olapsink_worker.schema.avro_fields import avro_fields
 from olapsink_worker.schema.evolver import PyMySQLConnector, classify
-from olapsink_worker.schema.watch import AvroRegistrySchemas, SchemaWatch, watch_for_sink
+from olapsink_worker.schema.protobuf_fields import message_fields
+from olapsink_worker.schema.watch import (
+    AvroRegistrySchemas,
+    ProtobufRegistrySchemas,
+    SchemaWatch,
+    watch_for_sink,
+)
 from olapsink_worker.spec import parse_manifest
 from olapsink_worker.tables import TableRef
+
+from tests.worker.formats.messages import order_file, order_types
 
 DBZ = "io.debezium.time."
 CONNECT = "org.apache.kafka.connect.data."
@@ -759,7 +768,7 @@ class FakeRegistry:
     def __init__(self, schemas: dict[int, Any], versions: dict[tuple[str, int], Any] | None = None) -> None:
         self.schemas, self.versions, self.calls = schemas, versions or {}, 0
 
-    def get_schema(self, schema_id: int) -> Any:
+    def get_schema(self, schema_id: int, fmt: str | None = None) -> Any:
         self.calls += 1
         return self.schemas[schema_id]
 
@@ -842,3 +851,88 @@ def test_none_tries_each_fe_once_instead_of_retrying_for_a_minute() -> None:
     ev = SchemaEvolver.for_sink(sink, "pw")
     assert (ev.mode, ev._retry_for) == ("none", 0.0)
     assert SchemaEvolver.for_sink(manifest(schemaEvolution="basic"), "pw")._retry_for == 60.0
+
+
+# -- Protobuf message types ---------------------------------------------------------------------------
+
+PROTO_DORIS_TYPES = {
+    "id": "BIGINT",
+    "city": "STRING",
+    "created": "DATETIME(6)",
+    "day": "DATE",
+    "at": "VARCHAR(32)",
+    "amount": "DOUBLE",
+    "status": "STRING",
+    "raw": "STRING",
+    "discount": "DOUBLE",
+    "coupon": "STRING",
+    "tags": "ARRAY<STRING>",
+    "lines": "ARRAY<JSON>",
+    "attrs": "JSON",
+    "extra": "JSON",
+    "note": "STRING",
+}
+
+
+def test_protobuf_fields_map_to_the_columns_their_decoded_values_fit() -> None:
+    order, _ = order_types(2)
+    fields = message_fields(order.DESCRIPTOR)
+    assert {str(x["field"]): column_type(x, "doris") for x in fields} == PROTO_DORIS_TYPES
+
+
+def test_unsigned_protobuf_integers_get_columns_wide_enough() -> None:
+    from google.protobuf import descriptor_pb2
+    from google.protobuf.descriptor_pool import DescriptorPool
+
+    F = descriptor_pb2.FieldDescriptorProto
+    fd = descriptor_pb2.FileDescriptorProto(name="u.proto", package="u", syntax="proto3")
+    m = fd.message_type.add(name="U")
+    for number, (name, kind) in enumerate(
+        [("a", F.TYPE_UINT32), ("b", F.TYPE_UINT64), ("c", F.TYPE_SINT32)], 1
+    ):
+        m.field.add(name=name, number=number, type=kind, label=F.LABEL_OPTIONAL)
+    pool = DescriptorPool()
+    pool.Add(fd)
+    fields = message_fields(pool.FindMessageTypeByName("u.U"))
+    assert [column_type(x, "doris") for x in fields] == ["BIGINT", "DECIMAL(20,0)", "INT"]
+
+
+def proto_schema(version: int) -> Any:
+    return SimpleNamespace(
+        schema_str=base64.b64encode(order_file(version).SerializeToString()).decode(),
+        schema_type="PROTOBUF",
+        references=[],
+    )
+
+
+def proto_framed(schema_id: int, indexes: bytes = b"\x02\x02") -> bytes:
+    # Message-index path [1] (Order; Other is 0): count 1 and index 1, each a zig-zag varint.
+    return b"\x00" + schema_id.to_bytes(4, "big") + indexes + b"\x08\x01"
+
+
+def test_protobuf_watch_adds_the_columns_of_a_new_version_once() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = list(PROTO_DORIS_TYPES)[:-1]  # every v1 field
+    registry = FakeRegistry({1: proto_schema(1), 2: proto_schema(2)})
+    watch = SchemaWatch(evolver(server), ProtobufRegistrySchemas(registry))
+    for value in (proto_framed(1), proto_framed(1), proto_framed(2), proto_framed(2), b"\x00\x00"):
+        watch.observe(TABLE, value)
+    assert alters(server) == ["ALTER TABLE `db`.`t` ADD COLUMN `note` STRING NULL"]
+    assert registry.calls == 2
+
+
+def test_protobuf_watch_with_a_bad_message_path_stops_the_sink() -> None:
+    server = FakeServer()
+    server.tables[("db", "t")] = ["id"]
+    watch = SchemaWatch(evolver(server), ProtobufRegistrySchemas(FakeRegistry({1: proto_schema(1)})))
+    with pytest.raises(FatalSinkError, match=r"Protobuf schema id 1 \(message \[7\]\)"):
+        watch.observe(TABLE, proto_framed(1, b"\x02\x0e"))
+
+
+def test_a_protobuf_sink_with_a_registry_gets_a_protobuf_watch() -> None:
+    sink = manifest(
+        converter={"valueFormat": "protobuf", "schemaRegistry": {"url": "http://r:8081"}},
+        schemaEvolution="basic",
+    )
+    watch = watch_for_sink(sink, "pw")
+    assert watch is not None and isinstance(watch.source, ProtobufRegistrySchemas)

@@ -5,7 +5,9 @@
 
 - ``valueFormat: json_with_schema``: the JsonConverter envelope's ``schema`` (key: its text);
 - ``valueFormat: avro`` with a schema registry: the writer schema named by the value's id (key: the id),
-  fetched once per id and mapped by ``avro_fields``.
+  fetched once per id and mapped by ``avro_fields``;
+- ``valueFormat: protobuf`` with a schema registry: the message type named by the value's id and
+  message-index path (key: both), mapped by ``protobuf_fields``.
 
 A value whose schema cannot be found is left alone: the decoder decides what to do with it.
 
@@ -25,7 +27,8 @@ from typing import Any, Protocol
 
 import msgspec
 
-from olapsink_worker.errors import FatalSinkError
+from olapsink_worker.errors import FatalSinkError, RecordError
+from olapsink_worker.formats.wire import split_message_indexes
 from olapsink_worker.schema.avro_fields import avro_fields
 from olapsink_worker.schema.diff import Field, row_fields
 from olapsink_worker.schema.evolver import SchemaEvolver
@@ -111,6 +114,59 @@ class AvroRegistrySchemas:
             named[full] = parsed
 
 
+class ProtobufRegistrySchemas:
+    """Confluent-framed Protobuf values; the message type named by the value's id and message-index path."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def key(self, value: bytes) -> tuple[int, tuple[int, ...]] | None:
+        if len(value) < 6 or value[0] != 0:
+            return None  # not framed: the decoder reports it
+        try:
+            indexes, _ = split_message_indexes(memoryview(value)[5:])
+        except RecordError:
+            return None
+        return int.from_bytes(value[1:5], "big"), tuple(indexes)
+
+    def fields(self, key: Any) -> list[Field] | None:
+        # The same pool building as formats.protobuf, which decodes the values (its helpers, reused).
+        from olapsink_worker.formats.protobuf import _file_proto, _fresh_pool
+        from olapsink_worker.schema.protobuf_fields import message_fields
+
+        schema_id, indexes = key
+        try:
+            schema = self._client.get_schema(schema_id, fmt="serialized")
+            if schema.schema_type != "PROTOBUF":
+                return None
+            pool = _fresh_pool()
+            added: set[str] = set()
+            for ref in schema.references or []:
+                self._add_reference(pool, ref, added, _file_proto)
+            proto = _file_proto(f"olapsink/evolution_{schema_id}.proto", schema.schema_str)
+            pool.Add(proto)
+            prefix = f"{proto.package}." if proto.package else ""
+            message = pool.FindMessageTypeByName(prefix + proto.message_type[indexes[0]].name)
+            for index in indexes[1:]:
+                message = message.nested_types[index]
+        except Exception as exc:  # registry HTTP errors, timeouts, bad descriptors, bad index paths
+            raise FatalSinkError(
+                f"schema evolution cannot read Protobuf schema id {schema_id} (message {list(indexes)}) "
+                f"from the registry: {type(exc).__name__}: {exc}",
+                reason="SchemaEvolutionFailed",
+            ) from exc
+        return message_fields(message)
+
+    def _add_reference(self, pool: Any, ref: Any, added: set[str], file_proto: Any) -> None:
+        if ref.name in added:
+            return
+        added.add(ref.name)
+        registered = self._client.get_version(ref.subject, ref.version, fmt="serialized")
+        for inner in registered.schema.references or []:
+            self._add_reference(pool, inner, added, file_proto)
+        pool.Add(file_proto(ref.name, registered.schema.schema_str))
+
+
 class SchemaWatch:
     """Calls ``evolver.ensure`` for each new (table, record schema). Used from the consumer thread."""
 
@@ -150,10 +206,11 @@ def watch_for_sink(sink: Any, password: str) -> SchemaWatch | None:
     registry = spec.converter.schema_registry
     if value_format == "json_with_schema":
         source: SchemaSource = JsonEnvelopeSchemas()
-    elif value_format == "avro" and registry.url:
+    elif value_format in ("avro", "protobuf") and registry.url:
         from olapsink_worker.formats.registry import registry_client
 
-        source = AvroRegistrySchemas(registry_client(registry))
+        client = registry_client(registry)
+        source = AvroRegistrySchemas(client) if value_format == "avro" else ProtobufRegistrySchemas(client)
     else:
         return None
     basic = str(spec.schema_evolution) == "basic"
