@@ -23,7 +23,8 @@ from olapsink_worker.tables import TableRef
 
 from tests.integration.formats_support import registry_secret
 from tests.schema_registry.fixtures import schema_registry  # noqa: F401 (fixture)
-from tests.worker.formats.producers import avro_producer
+from tests.worker.formats.messages import order_types
+from tests.worker.formats.producers import avro_producer, protobuf_producer
 from tests.worker.harness import ThreadWorker, count, sink_doc, wait_for
 
 pytestmark = pytest.mark.integration
@@ -360,3 +361,52 @@ def test_worker_adds_columns_of_a_new_avro_schema_version(
         f"SELECT id, score, CAST(seen AS CHAR) FROM `{table.database}`.`users` ORDER BY id"
     )
     assert got == [(1, None, None), (2, 5, "2024-09-09 12:34:56.123456")]
+
+
+PROTO_V1_COLUMNS = {
+    "id": "BIGINT",
+    "city": "VARCHAR(32)",
+    "created": "DATETIME(6)",
+    "day": "DATE",
+    "at": "VARCHAR(20)",
+    "amount": "DECIMAL(12,2)",
+    "status": "VARCHAR(8)",
+    "raw": "VARCHAR(16)",
+    "discount": "DOUBLE",
+    "coupon": "VARCHAR(16)",
+    "tags": "JSON",
+    "lines": "JSON",
+    "attrs": "JSON",
+    "extra": "JSON",
+}
+
+
+def test_worker_adds_the_column_of_a_new_protobuf_message_version(
+    any_emulator: Any,
+    kafka_broker: Any,
+    mariadb: Any,
+    sink_user: None,
+    schema_registry: Any,  # noqa: F811 (the fixture imported above)
+    tmp_path: Any,
+    monkeypatch: Any,
+) -> None:
+    db = any_emulator.create_database("evo")
+    any_emulator.create_table(db, "orders", "DUPLICATE", PROTO_V1_COLUMNS, key=["id"])
+    table = TableRef(db, "orders")
+    topic = f"evo{uuid.uuid4().hex[:8]}"
+    kafka_broker.create_topic(topic, 1)
+    v1 = protobuf_producer(schema_registry, order_types(1)[0], topic)
+    v2 = protobuf_producer(schema_registry, order_types(2)[0], topic)
+    kafka_broker.produce(
+        topic, [v1(order_types(1)[0](id=1, city="a")), v2(order_types(2)[0](id=2, note="gift"))]
+    )
+    doc = worker_doc(any_emulator, kafka_broker, mariadb, table, topic, "basic")
+    doc["spec"]["converter"] = {
+        "valueFormat": "protobuf",
+        "schemaRegistry": {"url": schema_registry.url, **registry_secret(tmp_path, monkeypatch)},
+    }
+    with ThreadWorker(doc, any_emulator.password) as w:
+        wait_for(lambda: count(any_emulator, db, "orders") == 2, 60, what="2 rows")
+        assert w.engine.fatal is None
+    assert columns(any_emulator, table)["note"] == "longtext"
+    assert any_emulator.query(f"SELECT id, note FROM `{db}`.`orders` ORDER BY id") == [(1, None), (2, "gift")]
