@@ -109,3 +109,15 @@ def test_a_caller_deadline_stops_retries_early() -> None:
         policy(clock, max_retries=100, max_delay=1.0).run(fn, deadline=2.5)  # type: ignore[arg-type]
     assert clock.now <= 2.5
     assert len(calls) == 3
+
+
+def test_max_retries_minus_one_retries_without_a_bound() -> None:
+    # spec.errors.maxRetries -1 (StarRocks sink.maxretries=-1) means "forever", not "never".
+    clock = FakeClock()
+    retry_policy = RetryPolicy.from_spec(
+        SimpleNamespace(max_retries=-1, retry_interval_ms=10), sleep=clock.sleep, clock=clock
+    )
+    calls, fn = failing(2000, RetryableLoadError("503", delay=0.0))
+    assert retry_policy.run(fn) == "done"  # type: ignore[arg-type]
+    assert len(calls) == 2001
+    assert max(clock.sleeps) <= 0.01

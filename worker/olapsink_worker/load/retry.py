@@ -35,11 +35,12 @@ class RetryPolicy:
     base_delay * 2**n))`` ("full jitter", so many workers do not retry in lockstep), and never shorter
     than the delay the error itself asks for (e.g. a server's ``Retry-After``), capped at ``max_delay``.
 
-    ``max_retries`` bounds the attempts (``max_retries + 1`` in all); ``max_elapsed`` (seconds, optional)
-    bounds the total time: no retry starts after it.
+    ``max_retries`` bounds the attempts (``max_retries + 1`` in all; None: no bound, as
+    ``spec.errors.maxRetries: -1`` asks); ``max_elapsed`` (seconds, optional) bounds the total time: no
+    retry starts after it.
     """
 
-    max_retries: int = 10
+    max_retries: int | None = 10
     base_delay: float = 0.5
     max_delay: float = 6.0
     max_elapsed: float | None = None
@@ -52,8 +53,9 @@ class RetryPolicy:
         """From ``spec.errors``: ``maxRetries`` attempts after the first, ``retryIntervalMs`` as the
         longest single wait (the connectors wait exactly that long each time; we start shorter)."""
         cap = max(0.0, float(errors.retry_interval_ms) / 1000.0)
+        retries = int(errors.max_retries)
         values: dict[str, Any] = {
-            "max_retries": int(errors.max_retries),
+            "max_retries": None if retries < 0 else retries,
             "base_delay": min(0.5, cap),
             "max_delay": cap,
         }
@@ -62,7 +64,8 @@ class RetryPolicy:
 
     def delay(self, retry: int, error: RetryableLoadError | None = None) -> float:
         """Seconds to wait before retry number ``retry`` (0-based)."""
-        ceiling = min(self.max_delay, self.base_delay * (2**retry))
+        # The exponent is capped: after ~1000 retries (unbounded policies) 2**retry overflows a float.
+        ceiling = min(self.max_delay, self.base_delay * (2 ** min(retry, 60)))
         wait = self.rng.uniform(0.0, ceiling) if ceiling > 0 else 0.0
         if error is not None:
             wait = max(wait, min(error.delay, self.max_delay))
@@ -87,7 +90,7 @@ class RetryPolicy:
             try:
                 return fn()
             except RetryableLoadError as error:
-                if retry >= self.max_retries:
+                if self.max_retries is not None and retry >= self.max_retries:
                     raise RetriesExhaustedError(
                         f"{describe} failed after {retry + 1} attempts: {error}",
                         last=error,
