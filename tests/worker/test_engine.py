@@ -209,3 +209,61 @@ def test_revoke_flushes_and_commits_the_revoked_partition():
     assert consumer.committed_store[("t", 1)][0] == 5
     assert ("t", 0) not in consumer.committed_store or consumer.committed_store[("t", 0)][0] == 0
     assert ("t", 1) not in engine._assigned
+
+
+def test_lag_gauge_from_librdkafka_statistics():
+    consumer = FakeConsumer(logs={("t", 0): rows(10)})
+    engine = engine_for(consumer, FakeLoader())
+    run_until_idle(engine, 5)
+    engine.on_stats(
+        json.dumps({"topics": {"t": {"partitions": {"0": {"hi_offset": 25}, "-1": {"hi_offset": 0}}}}})
+    )
+    assert engine.metrics.consumer_lag.labels("t", "0")._value.get() == 15  # 25 - committed 10
+    engine.on_stats("not json")  # ignored
+
+
+def test_lost_partitions_are_dropped_without_commit():
+    consumer = FakeConsumer(logs={("t", 0): rows(5)})
+    loader = FakeLoader()
+    engine = engine_for(consumer, loader)
+    engine.step()
+    consumer.callbacks["lost"](consumer, [TP("t", 0)])
+    assert engine.buffers.partitions() == set()
+    engine.stop()
+    assert engine.run() == EXIT_OK
+    assert loader.calls == []
+    assert consumer.committed_store.get(("t", 0), (0, ""))[0] == 0  # nothing of the lost partition
+
+
+def test_dead_letter_write_failure_is_fatal_and_blocks_the_commit():
+    class BrokenDlq:
+        pending = True
+
+        def send(self, record):
+            pass
+
+        def flush(self, timeout=30.0):
+            raise FatalSinkError(
+                "dead-letter topic 'dlq': 1 record(s) not acknowledged", reason="DeadLetterQueueFailed"
+            )
+
+        def close(self):
+            pass
+
+    sink = make_sink(converter={"valueFormat": "json_with_schema"}, errors={"tolerance": "all"})
+    consumer = FakeConsumer(logs={("t", 0): [b"garbage", b'{"schema":null,"payload":{"id":1}}']})
+    engine = Engine(
+        sink,
+        consumer=consumer,
+        loader=FakeLoader(),
+        retry_policy=fast_retry(),
+        dead_letters=BrokenDlq(),
+        options=EngineOptions(drain_timeout=1, commit_interval=0),
+        topic_partition=TP,
+        clock=Clock(),
+    )
+    engine.subscribe(["t"])
+    consumer.assign_all()
+    run_until_idle(engine, 3)
+    assert "dead-letter" in str(engine.fatal)
+    assert ("t", 0) not in consumer.committed_store
