@@ -488,3 +488,14 @@ def test_doris_tls_settings_use_https_and_the_mounted_ca(monkeypatch: pytest.Mon
     assert settings.endpoints == ("https://fe1:8030",)
     assert settings.ca_file == "/mnt/secrets/doris-ca/ca.pem"
     assert not settings.check_hostname
+
+
+def test_https_fe_redirecting_to_plain_http_is_refused_without_sending_the_password() -> None:
+    cluster = FakeCluster()
+    cluster.hosts["fe1"] = cluster.fe("be1")  # Location: http://root:pw@be1:8040/...
+    cluster.hosts["be1"] = lambda request: load_reply()
+    loader = make_loader(cluster, endpoints=("https://fe1:8030",))
+    with pytest.raises(FatalSinkError, match="plain http") as raised:
+        loader.load(TABLE, BODY, LABEL, 2)
+    assert "pw" not in str(raised.value)
+    assert cluster.to("be1") == []

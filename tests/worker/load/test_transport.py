@@ -69,3 +69,19 @@ def test_backend_list_is_cached_then_refreshed_after_its_ttl() -> None:
     for _ in range(3):
         uncached.next_backend("/api/backends?is_alive=true")
     assert len(calls) == 4
+
+
+def test_error_log_over_plain_http_gets_no_password_when_tls_is_configured() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, text="Reason: bad row\n")
+
+    client = httpx.Client(transport=httpx.MockTransport(handle))
+    tls = Transport(settings(endpoints=("https://fe1:8030",)), "Basic secret", client)
+    assert tls.fetch_text("http://be1:8040/api/_load_error_log?file=e", 1000) == "Reason: bad row\n"
+    plain = Transport(settings(), "Basic secret", client)
+    plain.fetch_text("http://be1:8040/api/_load_error_log?file=e", 1000)
+    assert "authorization" not in seen[0].headers
+    assert seen[1].headers["authorization"] == "Basic secret"

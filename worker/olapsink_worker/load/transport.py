@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from olapsink_worker.errors import ConfigError, ConfigProblem, RetryableLoadError
+from olapsink_worker.errors import ConfigError, ConfigProblem, FatalSinkError, RetryableLoadError
 from olapsink_worker.load.settings import LoaderSettings
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -55,6 +55,22 @@ def origin(url: str) -> str:
     """``scheme://host:port`` of a URL, without user info: safe to log."""
     parts = urlsplit(strip_userinfo(url))
     return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+
+
+def redirect_target(url: str, location: str) -> str:
+    """Where a redirect from ``url`` leads: absolute, without user info.
+
+    An https → http redirect is refused (as the Doris connector does with TLS on): following it would send
+    the ``Authorization`` header, i.e. the password, in clear text.
+    """
+    target = strip_userinfo(urljoin(url, location))
+    if urlsplit(url).scheme == "https" and urlsplit(target).scheme != "https":
+        raise FatalSinkError(
+            f"{origin(url)} redirected to {origin(target)}: refusing to send credentials over plain http; "
+            "serve the BE over https or set spec.doris.tls.enabled: false",
+            reason="ConfigError",
+        )
+    return target
 
 
 def json_object(content: bytes) -> dict[str, Any] | None:
@@ -145,7 +161,7 @@ class Transport:
             status=response.status_code,
             content=response.content,
             url=url,
-            location=strip_userinfo(urljoin(url, location)) if location else None,
+            location=redirect_target(url, location) if location else None,
             retry_after=_retry_after(response.headers),
         )
 
@@ -232,8 +248,11 @@ class Transport:
         """
         url = strip_userinfo(url)
         timeout = httpx.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout)
+        # The URL comes from a reply: with TLS configured, never send the password to a plain-http one.
+        tls = any(e.startswith("https://") for e in self.settings.endpoints)
+        headers = {} if tls and not url.startswith("https://") else {"Authorization": self.auth}
         with self._client.stream(
-            "GET", url, headers={"Authorization": self.auth}, timeout=timeout, follow_redirects=False
+            "GET", url, headers=headers, timeout=timeout, follow_redirects=False
         ) as response:
             if response.status_code != 200:
                 raise ValueError(f"{origin(url)} answered HTTP {response.status_code}")
