@@ -70,7 +70,13 @@ def setup_logging(level: str, fmt: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="olapsink-worker", description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", required=True, help="sink manifest (YAML): a DorisSink or StarRocksSink")
+    config = os.environ.get("OLAPSINK_CONFIG")
+    p.add_argument(
+        "--config",
+        required=config is None,
+        default=config,
+        help="sink manifest (YAML): a DorisSink or StarRocksSink (default: $OLAPSINK_CONFIG)",
+    )
     p.add_argument("--metrics-port", type=int, default=None, help="override spec.worker.metricsPort (0: any)")
     p.add_argument("--metrics-host", default=os.environ.get("OLAPSINK_METRICS_HOST", "0.0.0.0"))
     p.add_argument("--status-file", default=os.environ.get("OLAPSINK_STATUS_FILE"))
