@@ -193,3 +193,25 @@ def test_malformed_documents_give_config_errors(doris_doc: dict[str, Any], spec:
 def test_non_mapping_manifest_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="mapping"):
         parse_manifest(["DorisSink"])
+
+
+def test_label_prefix_with_a_trailing_newline_is_rejected(doris_doc: dict[str, Any]) -> None:
+    # `$` in a regex also matches before a final newline; a prefix must match in full.
+    doris_doc["spec"]["load"] = {"labelPrefix": "shop\n"}
+    assert "doris rejects" in problems_of(doris_doc)["spec.load.labelPrefix"]
+
+
+def test_group_commit_with_partial_columns_is_an_error(doris_doc: dict[str, Any]) -> None:
+    doris_doc["spec"]["load"] = {"groupCommit": "async", "properties": {"partial_columns": "true"}}
+    assert "partial_columns" in problems_of(doris_doc)["spec.load.groupCommit"]
+
+
+def test_starrocks_accepts_gzip_bodies(starrocks_doc: dict[str, Any]) -> None:
+    starrocks_doc["spec"]["load"] = {"compression": "gzip"}
+    assert parse_manifest(starrocks_doc).spec.load.compression == "gzip"
+
+
+def test_starrocks_exactly_once_refuses_merge_commit(starrocks_doc: dict[str, Any]) -> None:
+    starrocks_doc["spec"]["deliveryGuarantee"] = "exactly_once"
+    starrocks_doc["spec"]["load"] = {"properties": {"enable_merge_commit": "true"}}
+    assert "exactly_once" in problems_of(starrocks_doc)["spec.load.properties"]

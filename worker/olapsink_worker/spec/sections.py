@@ -128,8 +128,9 @@ class LoadSpec(SpecModel):
     )
     two_phase_commit: TwoPhaseCommit = Field(
         default="auto",
-        description="Doris enable.2pc: auto = on except for Unique Key tables and group commit; "
-        "enabled = always (error with group commit); disabled = never.",
+        description="Doris enable.2pc: auto = on for deliveryGuarantee exactly_once only (deterministic "
+        "labels already make at-least-once replays safe); enabled = every load is pre-committed, then "
+        "committed (error with group commit); disabled = never. StarRocks loads ignore it.",
     )
     group_commit: GroupCommit = Field(
         default="off",
@@ -176,14 +177,21 @@ class LoadSpec(SpecModel):
 
     @model_validator(mode="after")
     def _group_commit_without_2pc(self) -> LoadSpec:
+        problems = []
         if self.group_commit != "off" and self.two_phase_commit == "enabled":
-            raise_problems([("twoPhaseCommit", "group commit cannot be combined with two-phase commit")])
+            problems.append(("twoPhaseCommit", "group commit cannot be combined with two-phase commit"))
+        if self.group_commit != "off" and self.properties.get("partial_columns", "").lower() == "true":
+            # Doris silently loads without group commit then; the connector refuses the pair, and so do we.
+            problems.append(
+                ("groupCommit", "group commit cannot be combined with partial_columns (partial updates)")
+            )
+        raise_problems(problems)
         return self
 
 
 def check_label_prefix(prefix: str | None, flavor: Flavor) -> str | None:
     """Reject a prefix the database would refuse in every label, naming the allowed characters."""
-    if prefix is not None and not LABEL_PATTERNS[flavor].match(prefix):
+    if prefix is not None and not LABEL_PATTERNS[flavor].fullmatch(prefix):
         allowed = "letters, digits, '-', '_' and ':'" if flavor == "doris" else "letters, digits, '-' and '_'"
         raise ValueError(f"{prefix!r} would make labels {flavor} rejects; use only {allowed}")
     return prefix
@@ -214,7 +222,8 @@ class StarRocksLoadSpec(LoadSpec):
 
     compression: Compression = Field(
         default="none",
-        description="Body compression (sink.properties.compression=lz4_frame → lz4); JSON needs 3.2.7+.",
+        description="Body compression (sink.properties.compression=lz4_frame → lz4; gzip is sent as "
+        "compression: gzip, or format: gzip for CSV); compressed JSON needs StarRocks 3.2.7+.",
     )
 
     @model_validator(mode="after")
@@ -228,8 +237,6 @@ class StarRocksLoadSpec(LoadSpec):
                     "set with properties enable_merge_commit",
                 )
             )
-        if self.compression == "gzip":
-            problems.append(("compression", "StarRocks Stream Load compresses with lz4 only"))
         raise_problems(problems)
         return self
 

@@ -189,4 +189,12 @@ class StarRocksSinkSpec(SinkSpecBase):
         problems = []
         if self.schema_evolution == "basic" and self.starrocks.query_port is None:
             problems.append(("starrocks.queryPort", "schemaEvolution basic needs the query port"))
+        merge_commit = self.load.properties.get("enable_merge_commit", "").lower() == "true"
+        if merge_commit and self.delivery_guarantee == "exactly_once":
+            problems.append(
+                (
+                    "load.properties",
+                    "enable_merge_commit loads have server-made labels, so exactly_once cannot use them",
+                )
+            )
         return problems
