@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -55,3 +57,16 @@ def raise_problems(problems: list[tuple[str, str]]) -> None:
     """Raise ``FieldProblems`` if there are any."""
     if problems:
         raise FieldProblems(problems)
+
+
+def format_path(loc: tuple[str | int, ...]) -> str:
+    """``("spec", "tables", 0, "table")`` → ``spec.tables[0].table``; odd keys as ``["fetch.max.bytes"]``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+            out += f".{part}" if out else part
+        else:
+            out += f'["{part}"]'
+    return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from olapsink_worker.errors import ConfigProblem
+from olapsink_worker.spec.base import format_path
 from olapsink_worker.spec.sections import Flavor
 
 Path = tuple[str | int, ...]
@@ -179,7 +180,7 @@ class _Builder:
         leaf = path[-1]
         if leaf in node and node[leaf] != value:
             earlier = self.out.origins.get(path, "?")
-            self.problem(key, f"contradicts {earlier}={node[leaf]!r} (both set spec.{_dotted(path)})")
+            self.problem(key, f"contradicts {earlier}={node[leaf]!r} (both set spec.{format_path(path)})")
             return
         node[leaf] = value
         self.out.origins[path] = key
@@ -198,7 +199,7 @@ class _Builder:
             self.problem(
                 key,
                 f"credentials must not be written into the sink object; store the value in a Secret and set "
-                f"spec.{_dotted(path)} (e.g. kubectl create secret generic {secret_name} "
+                f"spec.{format_path(path)} (e.g. kubectl create secret generic {secret_name} "
                 f"--from-literal={secret_key}=...)",
             )
             return
@@ -280,7 +281,7 @@ def merge_into_spec(
             problems.append(
                 ConfigProblem(
                     connector_path(key),
-                    f"{value!r} contradicts spec.{_dotted(path)} = {node[leaf]!r}; set it in one place",
+                    f"{value!r} contradicts spec.{format_path(path)} = {node[leaf]!r}; set it in one place",
                 )
             )
         else:
@@ -818,18 +819,6 @@ def _unknown(b: _Builder, key: str, known: list[str]) -> None:
     )
 
 
-def _dotted(path: Path) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
-            out += f".{part}" if out else part
-        else:
-            out += f'["{part}"]'
-    return out
-
-
 def _get(tree: dict[str, Any], path: Path) -> Any:
     node: Any = tree
     for part in path:
@@ -928,7 +917,7 @@ def key_reference() -> list[tuple[str, str, str]]:
     ]
     for flavors, table in tables:
         for key, entry in table.items():
-            target = _HANDLED.get(key) or f"spec.{_dotted(entry[0])}"
+            target = _HANDLED.get(key) or f"spec.{format_path(entry[0])}"
             rows.append((key, flavors, target))
     rows += [(key, "both", f"accepted, no effect: {why}") for key, why in NO_EFFECT.items()]
     rows += [(key, "both", f"refused: {hint}") for key, hint in UNSUPPORTED.items()]

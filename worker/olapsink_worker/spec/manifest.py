@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from olapsink_worker.errors import ConfigError, ConfigProblem
 from olapsink_worker.spec import compat
-from olapsink_worker.spec.base import DNS_SUBDOMAIN, FieldProblems, SpecModel
+from olapsink_worker.spec.base import DNS_SUBDOMAIN, FieldProblems, SpecModel, format_path
 from olapsink_worker.spec.sections import LABEL_PREFIX_MAX_LENGTH, Flavor
 from olapsink_worker.spec.sink import DorisSinkSpec, SinkSpecBase, StarRocksSinkSpec
 
@@ -173,19 +173,6 @@ def _problem(
                     f'spec.connectorConfig["{key}"]', f"{message} (read as {format_path(loc)})"
                 )
     return ConfigProblem(format_path(loc), message)
-
-
-def format_path(loc: tuple[str | int, ...]) -> str:
-    """``("spec", "tables", 0, "table")`` → ``spec.tables[0].table``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
-            out += f".{part}" if out else part
-        else:
-            out += f'["{part}"]'
-    return out
 
 
 def _message(error: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> str:
