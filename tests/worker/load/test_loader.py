@@ -499,3 +499,21 @@ def test_https_fe_redirecting_to_plain_http_is_refused_without_sending_the_passw
         loader.load(TABLE, BODY, LABEL, 2)
     assert "pw" not in str(raised.value)
     assert cluster.to("be1") == []
+
+
+def test_starrocks_prepare_and_commit_wait_as_long_as_a_load() -> None:
+    def reply(request: httpx.Request) -> httpx.Response:
+        op = request.url.path.rsplit("/", 1)[-1]
+        if op == "get_load_state":
+            return httpx.Response(200, json={"status": "OK", "state": "VISIBLE"})
+        return httpx.Response(200, json={"Status": "OK", "Label": LABEL, "TxnId": 9, "Message": ""})
+
+    cluster = FakeCluster()
+    cluster.hosts["fe1"] = reply
+    loader = make_loader(cluster, flavor="starrocks", endpoints=("http://fe1:8030",), read_timeout=5.0)
+    assert loader.precommit(TABLE, BODY, LABEL, 2).status == "PREPARED"
+    loader.commit(TABLE, label=LABEL)
+    reads = {r.url.path.rsplit("/", 1)[-1]: r.extensions["timeout"]["read"] for r in cluster.requests}
+    assert reads["begin"] == 5.0
+    assert reads["prepare"] >= 600
+    assert reads["commit"] >= 600

@@ -312,7 +312,10 @@ class StreamLoader:
             raise FatalSinkError(
                 f"{self.dialect.name} has no two_phase_commit Stream Load", reason="ConfigError"
             )
-        response = self._http.on_any_fe(path, "PUT", headers, b"", follow=True)
+        # A commit waits for the publish: give it the load's time, not the short FE read timeout.
+        response = self._http.on_any_fe(
+            path, "PUT", headers, b"", follow=True, read=self.settings.load_read_timeout
+        )
         body = json_object(response.content) if response.status == 200 else None
         if body is None:
             raise RetryableLoadError(f"{where}: HTTP {response.status} {response.content[:200]!r}", delay=1.0)
@@ -335,7 +338,10 @@ class StreamLoader:
         path = self.dialect.transaction_path(op)
         if path is None:
             raise FatalSinkError(f"{self.dialect.name} has no transaction API", reason="ConfigError")
-        return self._http.on_any_fe(path, "POST", headers, b"", follow=True)
+        # prepare waits for the BE to write the data and commit for the publish: both take as long as
+        # a load may; a short timeout there would roll back (or re-commit) work that was about to finish.
+        read = self.settings.load_read_timeout if op in ("prepare", "commit") else None
+        return self._http.on_any_fe(path, "POST", headers, b"", follow=True, read=read)
 
     def _txn_precommit(self, table: TableRef, body: bytes, label: str) -> LoadResult:
         if not self.dialect.label_pattern.fullmatch(label):

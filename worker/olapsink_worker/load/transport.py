@@ -182,11 +182,20 @@ class Transport:
         return response
 
     def on_any_fe(
-        self, path: str, method: str, headers: Mapping[str, str], content: bytes, *, follow: bool
+        self,
+        path: str,
+        method: str,
+        headers: Mapping[str, str],
+        content: bytes,
+        *,
+        follow: bool,
+        read: float | None = None,
     ) -> Response:
         """Send to the first FE that answers: sticky to the last good one, in order from there on
         connect errors and 5xx. With ``follow``, redirects are followed (errors after the FE answered
-        are not failed over: the request may have run)."""
+        are not failed over: the request may have run). ``read``: the read timeout, for calls that wait
+        for the database's work (default: the sink's read timeout)."""
+        read = self.settings.read_timeout if read is None else read
         with self._lock:
             start = self._fe_index
         endpoints = self.settings.endpoints
@@ -195,12 +204,12 @@ class Transport:
             index = (start + i) % len(endpoints)
             url = endpoints[index] + path
             try:
-                response = self.request(method, url, headers, content, self.settings.read_timeout)
+                response = self.request(method, url, headers, content, read)
             except Unreachable as error:
                 failures.append(str(error))
                 continue
             if follow and response.status in REDIRECTS and response.location:
-                response = self.send(response.location, method, headers, content, self.settings.read_timeout)
+                response = self.send(response.location, method, headers, content, read)
             if response.status >= 500:
                 failures.append(f"{endpoints[index]}: HTTP {response.status}")
                 continue
