@@ -141,6 +141,12 @@ CASES = [
     ("unknown-failure", 200, doris_reply("Fail", "[INTERNAL_ERROR]something odd"), Outcome.RETRYABLE),
     ("unknown-status", 200, doris_reply("Mystery"), Outcome.RETRYABLE),
     ("no-status", 200, b'{"msg":"hello"}', Outcome.RETRYABLE),
+    (
+        "success-not-a-load-reply",
+        200,
+        b'{"status":"Success","msg":"commit successfully."}',
+        Outcome.RETRYABLE,
+    ),
     ("not-json", 200, b"<html>gateway</html>", Outcome.RETRYABLE),
     ("json-array", 200, b"[1,2]", Outcome.RETRYABLE),
     ("empty-200", 200, b"", Outcome.RETRYABLE),

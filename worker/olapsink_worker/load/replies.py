@@ -185,6 +185,10 @@ def classify_reply(
     message = str(_get(body, "Message", "msg") or "")
     key = status.lower()
     if key in _DURABLE_STATUSES:
+        if _get(body, "TxnId") is None and _get(body, "NumberLoadedRows") is None:
+            # "Success" alone is also what an FE says for other calls (e.g. a 2PC commit); without the
+            # transaction or the row counts this is not a load reply, so nothing is known to be loaded.
+            return Reply(Outcome.RETRYABLE, empty, f"not a Stream Load reply: {content[:200]!r}")
         return Reply(Outcome.SUCCESS, _result_from(body, label, status), status)
     if key in ("label already exists", "label_already_exists"):
         existing = str(_get(body, "ExistingJobStatus") or "")
