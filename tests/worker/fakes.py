@@ -76,6 +76,8 @@ class FakeConsumer:
     callbacks: dict[str, Any] = field(default_factory=dict)
     closed: bool = False
     batch: int = 7
+    on_commit: Any = None  # like librdkafka's on_commit: served from consume()
+    _answers: list[list[TP]] = field(default_factory=list)
 
     def subscribe(self, topics: list[str], on_assign: Any, on_revoke: Any, on_lost: Any) -> None:
         self.callbacks = {"assign": on_assign, "revoke": on_revoke, "lost": on_lost}
@@ -111,6 +113,9 @@ class FakeConsumer:
         self.paused -= {(tp.topic, tp.partition) for tp in partitions}
 
     def consume(self, num: int, timeout: float) -> list[Msg]:
+        answers, self._answers = self._answers, []
+        for parts in answers:
+            self.on_commit(None, parts)
         out: list[Msg] = []
         for key in self.assigned:
             if key in self.paused:
@@ -123,7 +128,9 @@ class FakeConsumer:
         return out
 
     def commit(self, offsets: list[TP], asynchronous: bool = True) -> None:
-        assert not asynchronous
+        if asynchronous:
+            assert self.on_commit is not None, "async commit without an on_commit callback"
+            self._answers.append(list(offsets))
         self.commits.append([(o.topic, o.partition, o.offset, o.metadata or "") for o in offsets])
         for o in offsets:
             self.committed_store[(o.topic, o.partition)] = (o.offset, o.metadata or "")

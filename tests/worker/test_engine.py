@@ -267,3 +267,30 @@ def test_dead_letter_write_failure_is_fatal_and_blocks_the_commit():
     run_until_idle(engine, 3)
     assert "dead-letter" in str(engine.fatal)
     assert ("t", 0) not in consumer.committed_store
+
+
+def test_async_commit_starts_a_load_only_after_its_range_is_acknowledged():
+    consumer = FakeConsumer(logs={("t", 0): rows(25)})
+    seen = []
+
+    class Watching(FakeLoader):
+        def load(self, table, body, label, n):
+            meta = decode_metadata(consumer.committed_store[("t", 0)][1])
+            seen.append((label, sorted(r for rs in meta.ranges.values() for r in rs)))
+            return super().load(table, body, label, n)
+
+    loader = Watching()
+    engine = engine_for(consumer, loader, async_commit=True)
+    consumer.on_commit = engine.on_commit
+    engine.step()  # consumes 7: nothing cut yet
+    while len(engine.buffers.partitions()) and not engine._gates:
+        engine.step()
+    assert engine._gates and loader.calls == []  # the batch waits for the commit answer
+    run_until_idle(engine, 20)
+    engine.stop()
+    assert engine.run() == EXIT_OK
+    assert loaded_ids(loader) == list(range(25))
+    for label, ranges in seen:
+        first, last = (int(x) for x in label.split("-")[-2:])
+        assert (first, last) in ranges  # announced before it was loaded
+    assert consumer.committed_store[("t", 0)][0] == 25

@@ -59,6 +59,11 @@ class EngineOptions:
     #: Offsets that only moved (no new batch to announce) are committed at most this often.
     commit_interval: float = 1.0
     status_file: str | None = None
+    #: Commit asynchronously and start a batch's load when the commit of its range is acknowledged (the
+    #: consumer must call ``Engine.on_commit``), instead of blocking the loop ~10 ms per commit.
+    async_commit: bool = False
+    #: A load whose announcing commit was not acknowledged within this time starts anyway.
+    commit_gate_timeout: float = 10.0
 
 
 @dataclass
@@ -132,6 +137,10 @@ class Engine:
         self._stop = threading.Event()
         self.fatal: BaseException | None = None
         self._closing = False
+        self._draining = False
+        # Async commits in flight, oldest first (librdkafka answers them in order): when each was sent,
+        # the batches waiting for it, and its partitions.
+        self._gates: deque[tuple[float, list[Batch], list[TopicPartition]]] = deque()
         self._hi_offsets: dict[TopicPartition, int] = {}
         # Memory per buffered record, learnt as records arrive; starts high so that the first consume
         # cannot overshoot a small budget before anything is known.
@@ -183,6 +192,7 @@ class Engine:
         self._apply_budget()
         self._launch()
         self._commit(force=False)
+        self._release_stale_gates()
 
     def _consume_size(self) -> int:
         """Fewer records per consume() when the budget is nearly used, so that one consume batch cannot
@@ -337,7 +347,13 @@ class Engine:
         for batch in batches:
             self.tracker.pending(batch)
             self._pending_memory += batch.memory
-        self._commit(force=True)
+        if self._commit(force=True, gate=batches):
+            return  # the loads start when the commit is acknowledged (on_commit)
+        self._start_all(batches)
+
+    def _start_all(self, batches: list[Batch]) -> None:
+        if self.fatal is not None:
+            return  # they stay pending: never committed past, loaded again after a restart
         for batch in batches:
             if batch.key in self._inflight:
                 self._waiting.setdefault(batch.key, deque()).append(batch)
@@ -511,10 +527,17 @@ class Engine:
 
     # -- commits ----------------------------------------------------------------------------------------
 
-    def _commit(self, *, force: bool, only: set[TopicPartition] | None = None) -> None:
+    def _async(self) -> bool:
+        return self.options.async_commit and not self._draining
+
+    def _commit(
+        self, *, force: bool, only: set[TopicPartition] | None = None, gate: list[Batch] | None = None
+    ) -> bool:
+        """Commit every partition whose (offset, metadata) changed. True when an asynchronous commit was
+        sent with ``gate``: those batches start on its acknowledgement."""
         now = self.clock()
         if not force and now - self._last_commit < self.options.commit_interval:
-            return
+            return False
         points = []
         for tp in self.tracker.partitions():
             if only is not None and tp not in only:
@@ -524,22 +547,66 @@ class Engine:
                 points.append((tp, point))
         self._last_commit = now
         if not points:
-            return
+            return False
         try:
             if self.dead_letters.pending:
                 self.dead_letters.flush()
         except FatalSinkError as exc:
             self._set_fatal(exc)
-            return
+            return False
         offsets = [self._tp(t, p, offset, metadata=meta) for (t, p), (offset, meta) in points]
+        asynchronous = self._async()
         try:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
+            self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
         except Exception as exc:  # KafkaException: rebalance in progress, coordinator moved, ...
             # Not fatal: the offsets are committed at the next turn; a crash before that replays more.
             self.metrics.commits.labels("failed").inc()
             log.warning("offset commit failed (will retry): %s", exc)
+            return False
+        if asynchronous:
+            # Marked as committed now so that it is not sent again; on_commit undoes it on failure.
+            self._gates.append((now, gate or [], [tp for tp, _ in points]))
+        else:
+            self.metrics.commits.labels("ok").inc()
+        self._mark_committed(points)
+        return asynchronous and gate is not None
+
+    def on_commit(self, err: Any, partitions: list[Any]) -> None:
+        """librdkafka's commit callback (``on_commit``): an async commit was answered; start the loads
+        that waited for it. On failure they start anyway (a crash would then only replay them under
+        other boundaries, never lose them) and the offsets are sent again at the next commit."""
+        if not self._gates:
             return
-        self.metrics.commits.labels("ok").inc()
+        _, batches, tps = self._gates.popleft()
+        failed = err is not None or any(getattr(p, "error", None) for p in partitions)
+        if failed:
+            self.metrics.commits.labels("failed").inc()
+            log.warning("offset commit failed (will retry): %s", err or [str(p) for p in partitions])
+            for tp in tps:
+                self.tracker.unmark_committed(tp)
+        else:
+            self.metrics.commits.labels("ok").inc()
+        self._start_all(batches)
+
+    def _release_stale_gates(self) -> None:
+        while self._gates and self.clock() - self._gates[0][0] > self.options.commit_gate_timeout:
+            _, batches, _tps = self._gates.popleft()
+            log.warning(
+                "no answer to an offset commit for %.0fs; starting its loads",
+                self.options.commit_gate_timeout,
+            )
+            self._start_all(batches)
+
+    def _release_all_gates(self) -> None:
+        """Before draining: commit synchronously (it covers every pending range) and start what waited."""
+        if not self._gates:
+            return
+        self._commit(force=True)
+        while self._gates:
+            _, batches, _tps = self._gates.popleft()
+            self._start_all(batches)
+
+    def _mark_committed(self, points: list[tuple[TopicPartition, tuple[int, str]]]) -> None:
         for tp, point in points:
             self.tracker.mark_committed(tp, point)
             self.metrics.committed_offset.labels(tp[0], str(tp[1])).set(point[0])
@@ -569,6 +636,14 @@ class Engine:
     def _drain(self, tps: set[TopicPartition] | None, deadline: float) -> bool:
         """Flush the open batches of ``tps`` (all when None), wait for their loads until ``deadline``,
         commit what is durable. True when nothing of them is left pending."""
+        draining, self._draining = self._draining, True
+        try:
+            return self._drain_sync(tps, deadline)
+        finally:
+            self._draining = draining
+
+    def _drain_sync(self, tps: set[TopicPartition] | None, deadline: float) -> bool:
+        self._release_all_gates()
         if self.fatal is None:
             self._to_submit.extend(
                 self.buffers.cut_partitions(tps if tps is not None else self.buffers.partitions())
@@ -645,6 +720,7 @@ class Engine:
 
     def _shutdown(self) -> None:
         self.health.stopping = True
+        self._draining = True
         deadline = self.clock() + self.options.drain_timeout
         try:
             if self.fatal is None:

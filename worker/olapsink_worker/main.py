@@ -16,6 +16,7 @@ message it appears in the pod status, where the operator reads it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -138,7 +139,7 @@ class Worker:
 
         from olapsink_worker.consumer import consumer_config, producer_config
         from olapsink_worker.deadletter import DeadLetterQueue, ensure_topic
-        from olapsink_worker.engine import Engine
+        from olapsink_worker.engine import Engine, EngineOptions
         from olapsink_worker.load import RetryPolicy, StreamLoader
         from olapsink_worker.schema.watch import watch_for_sink
 
@@ -164,6 +165,8 @@ class Worker:
         conf = consumer_config(sink)
         conf.setdefault("statistics.interval.ms", 15000)
         conf["stats_cb"] = self._on_stats
+        conf["on_commit"] = self._on_commit
+        options = dataclasses.replace(options or EngineOptions(), async_commit=True)
         self.engine: Engine | None = None
         consumer = Consumer(conf, logger=logging.getLogger("olapsink.kafka"))
         self.engine = Engine(
@@ -177,6 +180,10 @@ class Worker:
             options=options,
             schema_watch=watch_for_sink(sink, password),
         )
+
+    def _on_commit(self, err: Any, partitions: Any) -> None:
+        if self.engine is not None:
+            self.engine.on_commit(err, partitions)
 
     def _on_stats(self, stats: str) -> None:
         if self.engine is not None:

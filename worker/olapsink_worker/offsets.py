@@ -143,6 +143,12 @@ class OffsetTracker:
         if part is not None:
             part.committed = point
 
+    def unmark_committed(self, tp: TopicPartition) -> None:
+        """The last commit of ``tp`` failed: forget it so that the next commit point is sent again."""
+        part = self._parts.get(tp)
+        if part is not None:
+            part.committed = None
+
     def committed(self, tp: TopicPartition) -> int | None:
         part = self._parts.get(tp)
         return part.committed[0] if part and part.committed else None
