@@ -186,3 +186,10 @@ def test_two_phase_and_transaction_paths_say_which_api_a_flavor_has() -> None:
     assert STARROCKS.two_phase_path(table) is None
     assert STARROCKS.transaction_path("prepare") == "/api/transaction/prepare"
     assert DORIS.label_state_path("db", "a b") == "/api/db/get_load_state?label=a%20b"
+
+
+def test_table_names_from_records_cannot_change_the_path() -> None:
+    table = TableRef("db", "a/b?x=1")
+    assert DORIS.stream_load_path(table) == "/api/db/a%2Fb%3Fx%3D1/_stream_load"
+    assert STARROCKS.stream_load_path(table) == "/api/db/a%2Fb%3Fx%3D1/_stream_load"
+    assert DORIS.two_phase_path(table) == "/api/db/a%2Fb%3Fx%3D1/_stream_load_2pc"

@@ -131,15 +131,31 @@ def _user_headers(options: LoadOptions) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in options.properties.items()}
 
 
-def _label_state_path(database: str, label: str) -> str:
-    return f"/api/{quote(database, safe='')}/get_load_state?label={quote(label, safe='')}"
-
-
 def _format_ratio(ratio: float) -> str:
     return repr(float(ratio)).rstrip("0").rstrip(".") if ratio else "0"
 
 
-class DorisDialect:
+def _table_path(table: TableRef, action: str) -> str:
+    # Names are quoted: a table named by a record field must not change the path (``/``) or the query (``?``).
+    return f"/api/{quote(table.database, safe='')}/{quote(table.table, safe='')}/{action}"
+
+
+class _PlainStreamLoad:
+    """What both dialects share: the Stream Load and label-state paths and reply classification."""
+
+    def stream_load_path(self, table: TableRef) -> str:
+        return _table_path(table, "_stream_load")
+
+    def label_state_path(self, database: str, label: str) -> str:
+        return f"/api/{quote(database, safe='')}/get_load_state?label={quote(label, safe='')}"
+
+    def classify(
+        self, http_status: int, content: bytes, label: str, *, retry_after: float | None = None
+    ) -> Reply:
+        return classify_reply(http_status, content, label, retry_after=retry_after)
+
+
+class DorisDialect(_PlainStreamLoad):
     """Apache Doris: JSON lines (``read_json_by_line``), ``compress_type``, 2PC header, group commit."""
 
     name = "doris"
@@ -149,17 +165,11 @@ class DorisDialect:
 
     _codecs: Mapping[str, Compression] = {"": "none", "gz": "gzip", "gzip": "gzip", "lz4": "lz4"}
 
-    def stream_load_path(self, table: TableRef) -> str:
-        return f"/api/{table.database}/{table.table}/_stream_load"
-
     def two_phase_path(self, table: TableRef) -> str | None:
-        return f"/api/{table.database}/{table.table}/_stream_load_2pc"
+        return _table_path(table, "_stream_load_2pc")
 
     def transaction_path(self, op: str) -> str | None:
         return None
-
-    def label_state_path(self, database: str, label: str) -> str:
-        return _label_state_path(database, label)
 
     def load_headers(self, options: LoadOptions, label: str | None) -> dict[str, str]:
         headers: dict[str, str] = {"format": options.format}
@@ -213,13 +223,8 @@ class DorisDialect:
             raise ValueError(f"compress_type {value!r} is not supported by olapsink; use gz, lz4 or none")
         return self._codecs[value]
 
-    def classify(
-        self, http_status: int, content: bytes, label: str, *, retry_after: float | None = None
-    ) -> Reply:
-        return classify_reply(http_status, content, label, retry_after=retry_after)
 
-
-class StarRocksDialect:
+class StarRocksDialect(_PlainStreamLoad):
     """StarRocks: JSON array (``strip_outer_array``), ``compression`` for JSON, compressed CSV formats."""
 
     name = "starrocks"
@@ -230,17 +235,11 @@ class StarRocksDialect:
     _json_codecs: Mapping[str, Compression] = {"": "none", "gzip": "gzip", "lz4_frame": "lz4"}
     _csv_formats: Mapping[str, Compression] = {"csv": "none", "gzip": "gzip", "lz4": "lz4"}
 
-    def stream_load_path(self, table: TableRef) -> str:
-        return f"/api/{table.database}/{table.table}/_stream_load"
-
     def two_phase_path(self, table: TableRef) -> str | None:
         return None
 
     def transaction_path(self, op: str) -> str | None:
         return f"/api/transaction/{op}"
-
-    def label_state_path(self, database: str, label: str) -> str:
-        return _label_state_path(database, label)
 
     def load_headers(self, options: LoadOptions, label: str | None) -> dict[str, str]:
         headers: dict[str, str] = {"format": options.format}
@@ -286,11 +285,6 @@ class StarRocksDialect:
         if value not in self._json_codecs:
             raise ValueError(f"compression {value!r} is not supported by olapsink; use gzip or lz4_frame")
         return self._json_codecs[value]
-
-    def classify(
-        self, http_status: int, content: bytes, label: str, *, retry_after: float | None = None
-    ) -> Reply:
-        return classify_reply(http_status, content, label, retry_after=retry_after)
 
 
 DORIS: Dialect = DorisDialect()
