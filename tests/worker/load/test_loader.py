@@ -517,3 +517,20 @@ def test_starrocks_prepare_and_commit_wait_as_long_as_a_load() -> None:
     assert reads["begin"] == 5.0
     assert reads["prepare"] >= 600
     assert reads["commit"] >= 600
+
+
+def test_two_phase_load_without_a_txn_id_in_the_reply_commits_by_label() -> None:
+    cluster = FakeCluster()
+    cluster.hosts["fe1"] = cluster.fe("be1")
+
+    def be(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("_stream_load_2pc"):
+            return httpx.Response(
+                200, json={"status": "Success", "msg": f"label [{LABEL}] commit successfully."}
+            )
+        return load_reply(TwoPhaseCommit="true", TxnId=-1)
+
+    cluster.hosts["be1"] = be
+    make_loader(cluster, two_phase_commit=True).load(TABLE, BODY, LABEL, 2)
+    commits = [r for r in cluster.to("be1") if r.url.path.endswith("_stream_load_2pc")]
+    assert [(c.headers["label"], c.headers["txn_operation"]) for c in commits] == [(LABEL, "commit")]

@@ -193,8 +193,12 @@ class StreamLoader:
         if reply.outcome is Outcome.RETRYABLE and _is_label_taken(reply):
             reply = self._settle_existing_label(reply, table, label, commit=commit)
         result = self._outcome(reply, table, label, response.url)
-        if commit and not result.duplicate and result.txn_id is not None:
-            self.commit(table, result.txn_id)
+        if commit and not result.duplicate:
+            # Without a txn id the precommitted rows are still ours to commit: by label, never left to expire.
+            if result.txn_id is not None:
+                self.commit(table, result.txn_id)
+            else:
+                self.commit(table, label=label)
         return result
 
     def _headers(self, label: str | None, *, two_phase: bool = False) -> dict[str, str]:
