@@ -53,11 +53,19 @@ def date_from_days(days: int) -> str:
     return text
 
 
+_FRACTIONS: dict[int, str] = {}
+
+
 def _fraction(micros: int) -> str:
     """``.ffffff`` trimmed of trailing zeros, or nothing: Doris and StarRocks accept both forms."""
     if not micros:
         return ""
-    return "." + f"{micros:06d}".rstrip("0")
+    text = _FRACTIONS.get(micros)
+    if text is None:
+        if len(_FRACTIONS) > 100_000:
+            _FRACTIONS.clear()
+        text = _FRACTIONS[micros] = "." + f"{micros:06d}".rstrip("0")
+    return text
 
 
 def time_from_micros(micros_of_day: int) -> str:

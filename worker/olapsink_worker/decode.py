@@ -77,6 +77,8 @@ class Decoder:
         self.debezium = mode == "debezium_ingestion"
         self.passthrough = value_format in PASSTHROUGH_FORMATS and not self.debezium and row_decoder is None
         self._schemas: dict[bytes, Converter | None] = {}
+        self._last_schema: Any = None
+        self._last_converter: Converter | None = None
         self._envelope = msgspec.json.Decoder(_Envelope)
         self._any = msgspec.json.Decoder()
         self._encode = msgspec.json.Encoder(decimal_format="number").encode
@@ -152,18 +154,39 @@ class Decoder:
         return conv
 
     def _envelope_row(self, value: bytes) -> bytes | None:
-        schema, payload = self._split(value)
-        if payload is None:
-            if self.fail_on_null:
-                raise RecordError("null payload and nullValues is 'fail'; set nullValues: ignore")
-            return None
-        conv = self._converter(schema)
-        if conv is None:
-            return payload
         try:
-            return self._encode(conv(self._any.decode(payload)))
-        except (SchemaError, TypeError, ValueError, OverflowError) as exc:
+            env = self._envelope.decode(value)
+        except msgspec.DecodeError as exc:
+            raise RecordError(f"value is not a JSON object with schema/payload: {exc}") from exc
+        payload = env.payload
+        if payload is msgspec.UNSET:
+            self._split(value)  # raises the "not an envelope" error
+        schema = env.schema
+        # Records of a stream share one schema text: comparing Raw bytes (~0.1 us) saves copying and
+        # hashing the schema per record.
+        if schema is not msgspec.UNSET and schema == self._last_schema:
+            conv = self._last_converter
+        else:
+            key = None if schema is msgspec.UNSET else bytes(schema)
+            conv = self._converter(None if key == b"null" else key)
+            self._last_schema, self._last_converter = schema, conv
+        if conv is None:
+            row = bytes(payload)  # type: ignore[arg-type]
+            if row == b"null":
+                return self._null_payload()
+            return row
+        try:
+            obj = self._any.decode(payload)  # type: ignore[arg-type]
+            if obj is None:
+                return self._null_payload()
+            return self._encode(conv(obj))
+        except (SchemaError, TypeError, ValueError, OverflowError, msgspec.DecodeError) as exc:
             raise RecordError(f"payload does not match its schema: {exc}") from exc
+
+    def _null_payload(self) -> bytes | None:
+        if self.fail_on_null:
+            raise RecordError("null payload and nullValues is 'fail'; set nullValues: ignore")
+        return None
 
     # -- Debezium change events ------------------------------------------------------------------------
 
