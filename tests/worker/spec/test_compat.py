@@ -244,3 +244,17 @@ def test_schemas_enable_alone_means_the_worker_json_converter(starrocks_doc: dic
 def test_boolean_values_must_be_quoted_like_the_crd_demands(doris_doc: dict[str, Any]) -> None:
     problems = problems_of(with_config(doris_doc, {"enable.delete": True, "buffer.flush.time": 30}))
     assert 'enable.delete as a quoted string ("true"/"false")' in problems["spec.connectorConfig"]
+
+
+def test_doris_transform_aliases_keep_their_case() -> None:
+    # Kafka Connect reads transforms.<Alias>.* itself; only the Doris connector's own keys are lowercased.
+    translation = translate(
+        "doris",
+        {
+            "transforms": "Unwrap",
+            "transforms.Unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+            "transforms.Unwrap.delete.handling.mode": "rewrite",
+        },
+    )
+    assert translation.problems == []
+    assert translation.spec["converter"]["mode"] == "debezium_ingestion"

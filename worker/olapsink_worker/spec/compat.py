@@ -228,8 +228,10 @@ def translate(
     builder = _Builder(flavor, secret_mode, secret_prefix)
     props = {str(k): "" if v is None else _as_string(v) for k, v in config.items()}
     if flavor == "doris":
-        # The Doris connector lowercases every key (values stay as written).
-        props = {k.lower(): v for k, v in props.items()}
+        # The Doris connector lowercases every key (values stay as written). Transform aliases are read by
+        # Kafka Connect itself, before the connector, and are case-sensitive: `transforms=Unwrap` must
+        # still find `transforms.Unwrap.type`.
+        props = {k if k.startswith("transforms.") else k.lower(): v for k, v in props.items()}
     handlers = _DORIS_KEYS if flavor == "doris" else _STARROCKS_KEYS
     simple = {**_COMMON_SIMPLE, **(_DORIS_SIMPLE if flavor == "doris" else _STARROCKS_SIMPLE)}
     transforms = _Transforms()
