@@ -280,3 +280,12 @@ def test_console_script_runs(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "DorisSink default/doris-json-test is valid" in done.stdout
     assert done.stderr == ""
+
+
+def test_convert_of_broken_json_reports_instead_of_crashing(tmp_path: Path) -> None:
+    source = tmp_path / "connector.json"
+    source.write_text('{"name": "x", "config": {')
+    code, out, err = run("convert", source)
+    assert code == 1
+    assert out == ""
+    assert "not valid JSON" in err

@@ -70,7 +70,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    name, config = read_connector_config(args.file.read_text(encoding="utf-8"))
+    try:
+        name, config = read_connector_config(args.file.read_text(encoding="utf-8"))
+    except ConfigError as exc:  # not JSON / properties / a curl command we can read
+        _print_problems(str(args.file), exc.problems, err)
+        return 1
     worker = parse_properties(args.worker.read_text(encoding="utf-8")) if args.worker else None
     connector_name = args.name or name
     try:
