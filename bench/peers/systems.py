@@ -75,6 +75,9 @@ def doris_connector(
         "doris.password": target.password,
         "doris.database": target.database,
         "buffer.flush.time": 1,
+        # Explicit, as the default is: otherwise the connector asks the FE's _schema API whether the table is
+        # UNIQUE (to turn 2PC off), which the count-only emulator cannot answer.
+        "enable.2pc": True,
         "jmx": False,
         **converter_props(case),
     }
@@ -121,25 +124,35 @@ def starrocks_connector(target: Target, case: str, tasks: int = 1) -> Props:
     return props
 
 
-def olapsink_manifest(
-    flavor: str, target: Target, bootstrap: str, case: str, group: str, **worker: Any
-) -> dict[str, Any]:
-    """A DorisSink/StarRocksSink manifest for `olapsink-worker --config`, loading the same topic and table."""
-    kind = "DorisSink" if flavor == "doris" else "StarRocksSink"
+def olapsink_manifest(flavor: str, target: Target, bootstrap: str, case: str, group: str) -> dict[str, Any]:
+    """A DorisSink/StarRocksSink for `olapsink-worker --config`: same topic, table, flush interval (1 s), no
+    compression (like the peers' runs). The password goes in OLAPSINK_DB_PASSWORD, as the worker reads it."""
+    host, port = _host_port(target.fe_url)
+    spec: dict[str, Any] = {
+        "kafka": {"bootstrapServers": bootstrap, "topics": [target.topic], "groupId": group},
+        "tables": [{"topic": target.topic, "table": target.table}],
+        "buffer": {"flushIntervalMs": 1000},
+        "load": {"compression": "none"},
+        "converter": {
+            "valueFormat": "json" if case == "json" else "json_with_schema",
+            "mode": "debezium_ingestion" if case == "debezium" else "normal",
+        },
+    }
+    if flavor == "doris":
+        kind = "DorisSink"
+        spec["doris"] = {
+            "feHosts": [host],
+            "httpPort": port,
+            "queryPort": target.query_port,
+            "user": target.user,
+            "database": target.database,
+        }
+    else:
+        kind = "StarRocksSink"
+        spec["starrocks"] = {"httpUrls": [f"{host}:{port}"], "user": target.user, "database": target.database}
     return {
         "apiVersion": "olapsink.io/v1alpha1",
         "kind": kind,
-        "metadata": {"name": f"bench-{case}".replace("_", "-"), "namespace": "bench"},
-        "spec": {
-            "kafka": {"bootstrapServers": bootstrap, "topics": [target.topic], "groupId": group},
-            "target": {
-                "feUrls": [target.fe_url],
-                "database": target.database,
-                "table": target.table,
-                "user": target.user,
-                "password": target.password,
-            },
-            "format": {"value": "json_schema" if case == "json_schema" else "json"},
-            **worker,
-        },
+        "metadata": {"name": f"bench-{case}".replace("_", "-")},
+        "spec": spec,
     }
