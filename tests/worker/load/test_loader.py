@@ -130,27 +130,23 @@ def test_be_unreachable_after_redirect_is_retryable() -> None:
         make_loader(cluster).load(TABLE, BODY, LABEL, 2)
 
 
-def test_dropped_connection_during_the_load_is_retryable() -> None:
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."), "same label"),
+        (httpx.ReadTimeout("timed out"), "timed out"),
+    ],
+    ids=["dropped-connection", "read-timeout"],
+)
+def test_a_load_cut_off_after_sending_is_retryable(error: httpx.TransportError, says: str) -> None:
     cluster = FakeCluster()
     cluster.hosts["fe1"] = cluster.fe("be1")
 
-    def drop(request: httpx.Request) -> httpx.Response:
-        raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise error
 
-    cluster.hosts["be1"] = drop
-    with pytest.raises(RetryableLoadError, match="same label"):
-        make_loader(cluster).load(TABLE, BODY, LABEL, 2)
-
-
-def test_read_timeout_is_retryable() -> None:
-    cluster = FakeCluster()
-    cluster.hosts["fe1"] = cluster.fe("be1")
-
-    def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("timed out", request=request)
-
-    cluster.hosts["be1"] = slow
-    with pytest.raises(RetryableLoadError, match="timed out"):
+    cluster.hosts["be1"] = fail
+    with pytest.raises(RetryableLoadError, match=says):
         make_loader(cluster).load(TABLE, BODY, LABEL, 2)
 
 
