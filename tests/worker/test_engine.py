@@ -294,3 +294,31 @@ def test_async_commit_starts_a_load_only_after_its_range_is_acknowledged():
         first, last = (int(x) for x in label.split("-")[-2:])
         assert (first, last) in ranges  # announced before it was loaded
     assert consumer.committed_store[("t", 0)][0] == 25
+
+
+def test_unanswered_async_commit_releases_its_loads_after_the_timeout():
+    clock = Clock()
+    consumer = FakeConsumer(logs={("t", 0): rows(10)})
+    loader = FakeLoader()
+    engine = engine_for(consumer, loader, clock=clock, async_commit=True, commit_gate_timeout=5)
+    consumer.on_commit = lambda err, parts: None  # the answers never reach the engine
+    for _ in range(4):
+        engine.step()
+    assert loader.calls == []
+    clock.now = 6.0
+    run_until_idle(engine, 5)
+    assert loader.calls == ["tbl-t-0-0-9"]
+
+
+def test_revoke_with_async_commits_in_flight_loads_and_commits_synchronously():
+    consumer = FakeConsumer(logs={("t", 0): rows(10), ("t", 1): rows(4, 100)})
+    loader = FakeLoader()
+    engine = engine_for(consumer, loader, async_commit=True)
+    consumer.on_commit = lambda err, parts: None  # answers arrive only after the revoke
+    for _ in range(3):
+        engine.step()
+    assert loader.calls == []  # t[0] 0-9 waits for its commit answer
+    consumer.revoke([("t", 0), ("t", 1)])
+    assert sorted(loader.calls) == ["tbl-t-0-0-9", "tbl-t-1-0-3"]
+    assert consumer.committed_store[("t", 0)][0] == 10
+    assert consumer.committed_store[("t", 1)][0] == 4

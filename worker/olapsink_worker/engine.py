@@ -67,6 +67,15 @@ class EngineOptions:
 
 
 @dataclass
+class _Gate:
+    """An asynchronous commit in flight and the batches whose loads wait for it."""
+
+    sent: float
+    batches: list[Batch]
+    partitions: list[TopicPartition]
+
+
+@dataclass
 class _Done:
     batch: Batch
     result: Any = None
@@ -140,7 +149,8 @@ class Engine:
         self._draining = False
         # Async commits in flight, oldest first (librdkafka answers them in order): when each was sent,
         # the batches waiting for it, and its partitions.
-        self._gates: deque[tuple[float, list[Batch], list[TopicPartition]]] = deque()
+        # Entries stay until their answer arrives, so that answers and entries keep matching.
+        self._gates: deque[_Gate] = deque()
         self._hi_offsets: dict[TopicPartition, int] = {}
         # Memory per buffered record, learnt as records arrive; starts high so that the first consume
         # cannot overshoot a small budget before anything is known.
@@ -565,7 +575,9 @@ class Engine:
             return False
         if asynchronous:
             # Marked as committed now so that it is not sent again; on_commit undoes it on failure.
-            self._gates.append((now, gate or [], [tp for tp, _ in points]))
+            self._gates.append(_Gate(now, list(gate or []), [tp for tp, _ in points]))
+            if len(self._gates) > 10_000:  # answers that never came: forget the oldest (already started)
+                self._gates.popleft()
         else:
             self.metrics.commits.labels("ok").inc()
         self._mark_committed(points)
@@ -577,34 +589,37 @@ class Engine:
         other boundaries, never lose them) and the offsets are sent again at the next commit."""
         if not self._gates:
             return
-        _, batches, tps = self._gates.popleft()
+        gate = self._gates.popleft()
         failed = err is not None or any(getattr(p, "error", None) for p in partitions)
         if failed:
             self.metrics.commits.labels("failed").inc()
             log.warning("offset commit failed (will retry): %s", err or [str(p) for p in partitions])
-            for tp in tps:
+            for tp in gate.partitions:
                 self.tracker.unmark_committed(tp)
         else:
             self.metrics.commits.labels("ok").inc()
+        self._release(gate)
+
+    def _release(self, gate: _Gate) -> None:
+        batches, gate.batches = gate.batches, []
         self._start_all(batches)
 
     def _release_stale_gates(self) -> None:
-        while self._gates and self.clock() - self._gates[0][0] > self.options.commit_gate_timeout:
-            _, batches, _tps = self._gates.popleft()
-            log.warning(
-                "no answer to an offset commit for %.0fs; starting its loads",
-                self.options.commit_gate_timeout,
-            )
-            self._start_all(batches)
+        now = self.clock()
+        for gate in self._gates:
+            if now - gate.sent <= self.options.commit_gate_timeout:
+                break
+            if gate.batches:
+                log.warning("no answer to an offset commit for %.0fs; starting its loads", now - gate.sent)
+                self._release(gate)
 
     def _release_all_gates(self) -> None:
         """Before draining: commit synchronously (it covers every pending range) and start what waited."""
-        if not self._gates:
+        if not any(gate.batches for gate in self._gates):
             return
         self._commit(force=True)
-        while self._gates:
-            _, batches, _tps = self._gates.popleft()
-            self._start_all(batches)
+        for gate in self._gates:
+            self._release(gate)
 
     def _mark_committed(self, points: list[tuple[TopicPartition, tuple[int, str]]]) -> None:
         for tp, point in points:
