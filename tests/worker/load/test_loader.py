@@ -530,3 +530,11 @@ def test_two_phase_load_without_a_txn_id_in_the_reply_commits_by_label() -> None
     make_loader(cluster, two_phase_commit=True).load(TABLE, BODY, LABEL, 2)
     commits = [r for r in cluster.to("be1") if r.url.path.endswith("_stream_load_2pc")]
     assert [(c.headers["label"], c.headers["txn_operation"]) for c in commits] == [(LABEL, "commit")]
+
+
+def test_doris_precommit_replay_hands_back_the_precommitted_label() -> None:
+    # A precommit whose earlier attempt precommitted but whose reply was lost: the caller gets the label
+    # back to commit (or abort) instead of retrying until the FE expires the transaction an hour later.
+    cluster = label_taken_cluster({"code": 0, "msg": "success", "data": "PRECOMMITTED"})
+    result = make_loader(cluster).precommit(TABLE, BODY, LABEL, 2)
+    assert (result.status, result.duplicate, result.label) == ("PRECOMMITTED", False, LABEL)

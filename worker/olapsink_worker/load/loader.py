@@ -191,7 +191,7 @@ class StreamLoader:
             response.status, response.content, label, retry_after=response.retry_after
         )
         if reply.outcome is Outcome.RETRYABLE and _is_label_taken(reply):
-            reply = self._settle_existing_label(reply, table, label, commit=commit)
+            reply = self._settle_existing_label(reply, table, label, commit=commit, precommit=two_phase)
         result = self._outcome(reply, table, label, response.url)
         if commit and not result.duplicate:
             # Without a txn id the precommitted rows are still ours to commit: by label, never left to expire.
@@ -231,13 +231,16 @@ class StreamLoader:
             )
         raise FatalSinkError(f"{where}: {reply.reason}", reason="LoadFailed")
 
-    def _settle_existing_label(self, reply: Reply, table: TableRef, label: str, *, commit: bool) -> Reply:
+    def _settle_existing_label(
+        self, reply: Reply, table: TableRef, label: str, *, commit: bool, precommit: bool = False
+    ) -> Reply:
         """The label is taken by a job not reported finished: ask the FE for the label's state.
 
         VISIBLE/COMMITTED means an earlier attempt did load it (count as done). PRECOMMITTED, when this
         load commits its own 2PC transactions, is an earlier attempt of ours whose commit was lost:
-        commit it by label now. Anything else (running, aborted and about to be free, unknown) stays
-        retryable.
+        commit it by label now; for a ``precommit`` call it is the precommitted load asked for, handed
+        back (status ``PRECOMMITTED``) to be committed or aborted by label, as StarRocks' PREPARED is.
+        Anything else (running, aborted and about to be free, unknown) stays retryable.
         """
         try:
             state = self.label_state(table.database, label)
@@ -247,6 +250,9 @@ class StreamLoader:
         except RetryableLoadError as error:
             log.debug("label %s could not be settled: %s", label, error)
             return reply
+        if state == "PRECOMMITTED" and precommit and not commit:
+            result = replace(reply.result, status="PRECOMMITTED", duplicate=False, txn_id=None)
+            return Reply(Outcome.SUCCESS, result, f"label {label} is already precommitted")
         if state in ("VISIBLE", "COMMITTED"):
             result = replace(
                 reply.result,
