@@ -215,3 +215,10 @@ def test_starrocks_exactly_once_refuses_merge_commit(starrocks_doc: dict[str, An
     starrocks_doc["spec"]["deliveryGuarantee"] = "exactly_once"
     starrocks_doc["spec"]["load"] = {"properties": {"enable_merge_commit": "true"}}
     assert "exactly_once" in problems_of(starrocks_doc)["spec.load.properties"]
+
+
+def test_unquoted_yaml_values_in_header_maps_say_to_quote_them(doris_doc: dict[str, Any]) -> None:
+    doris_doc["spec"]["load"] = {"properties": {"strict_mode": True, "timeout": 600}}
+    problems = problems_of(doris_doc)
+    assert problems["spec.load.properties.strict_mode"] == 'must be a string: quote it in YAML ("true")'
+    assert problems["spec.load.properties.timeout"] == 'must be a string: quote it in YAML ("600")'

@@ -185,6 +185,11 @@ def _message(error: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> 
         return "unknown field" + (
             f"; did you mean {hint[0]!r}?" if hint else f"; known fields: {', '.join(known)}"
         )
+    if kind == "string_type" and isinstance(error.get("input"), bool | int | float):
+        # YAML reads `true`, `600` or `0.1` as a boolean or a number; headers and settings are strings.
+        value = error["input"]
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        return f'must be a string: quote it in YAML ("{text}")'
     message: str = error["msg"]
     return message.removeprefix("Value error, ")
 
