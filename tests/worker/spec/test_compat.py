@@ -258,3 +258,23 @@ def test_doris_transform_aliases_keep_their_case() -> None:
     )
     assert translation.problems == []
     assert translation.spec["converter"]["mode"] == "debezium_ingestion"
+
+
+@pytest.mark.parametrize(
+    ("java_zone", "iana"),
+    [
+        ("Asia/Shanghai", "Asia/Shanghai"),
+        ("+08:00", "Etc/GMT-8"),
+        ("GMT+8", "Etc/GMT-8"),
+        ("UTC-05", "Etc/GMT+5"),
+        ("Z", "UTC"),
+    ],
+)
+def test_java_zone_ids_become_iana_names(java_zone: str, iana: str) -> None:
+    assert translate("doris", {"database.time_zone": java_zone}).spec["timeZone"] == iana
+
+
+def test_a_half_hour_offset_asks_for_a_region_name() -> None:
+    problems = translate("doris", {"database.time_zone": "+05:30"}).problems
+    assert [p.path for p in problems] == [key("database.time_zone")]
+    assert "Asia/Kolkata" in problems[0].message

@@ -374,6 +374,24 @@ def _topic2table(value: str) -> list[dict[str, str]]:
     return entries
 
 
+_JAVA_OFFSET = re.compile(r"(?:UTC|GMT|UT)?([+-])(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
+
+
+def _time_zone(value: str) -> str:
+    """database.time_zone is a Java ZoneId: an IANA name, or an offset (``+08:00``, ``GMT+8``, ``UTC+08``).
+    Whole-hour offsets become their IANA ``Etc/GMT`` name (whose sign is inverted); others cannot."""
+    zone = _text(value)
+    found = _JAVA_OFFSET.fullmatch(zone)
+    if not found:
+        return "UTC" if zone.upper() in ("Z", "GMT", "UT") else zone
+    sign, hours, minutes = found.group(1), int(found.group(2)), int(found.group(3) or 0)
+    if minutes or hours > 14:
+        raise _BadValue(f"{value!r} has no IANA name; use a region such as Asia/Kolkata")
+    if hours == 0:
+        return "UTC"
+    return f"Etc/GMT{'-' if sign == '+' else '+'}{hours}"
+
+
 Parser = Callable[[str], Any]
 Simple = tuple[Path, Parser]
 
@@ -410,7 +428,7 @@ _DORIS_SIMPLE: dict[str, Simple] = {
     "request.read.timeout.ms": (("doris", "requestReadTimeoutMs"), _int),
     "converter.mode": (("converter", "mode"), _lower),
     "debezium.schema.evolution": (("schemaEvolution",), _lower),
-    "database.time_zone": (("timeZone",), _text),
+    "database.time_zone": (("timeZone",), _time_zone),
     "max.retries": (("errors", "maxRetries"), _int),
     "retry.interval.ms": (("errors", "retryIntervalMs"), _int),
     "behavior.on.null.values": (("nullValues",), _lower),
