@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -70,3 +71,12 @@ def format_path(loc: tuple[str | int, ...]) -> str:
         else:
             out += f'["{part}"]'
     return out
+
+
+def refuse_typed_keys(settings: dict[str, str], typed: Mapping[str, str], what: str) -> dict[str, str]:
+    """Pass-through maps (headers, librdkafka settings) must not repeat a typed field: it would be unclear
+    which one wins. ``typed`` maps each such key to the field to use instead."""
+    for key in settings:
+        if key in typed:
+            raise ValueError(f"{what} {key!r} has a typed home; set {typed[key]} instead")
+    return settings

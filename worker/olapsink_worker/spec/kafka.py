@@ -7,7 +7,7 @@ from typing import Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
-from olapsink_worker.spec.base import SecretKeyRef, SpecModel, raise_problems
+from olapsink_worker.spec.base import SecretKeyRef, SpecModel, raise_problems, refuse_typed_keys
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -164,10 +164,7 @@ class KafkaSpec(SpecModel):
     @field_validator("properties")
     @classmethod
     def _no_typed_properties(cls, properties: dict[str, str]) -> dict[str, str]:
-        for key in properties:
-            if key in _TYPED_CONSUMER_PROPERTIES:
-                raise ValueError(f"{key!r} has a typed home; set {_TYPED_CONSUMER_PROPERTIES[key]} instead")
-        return properties
+        return refuse_typed_keys(properties, _TYPED_CONSUMER_PROPERTIES, "setting")
 
     @model_validator(mode="after")
     def _one_topic_selector(self) -> KafkaSpec:

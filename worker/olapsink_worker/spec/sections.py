@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from olapsink_worker.spec.base import SecretKeyRef, SpecModel, raise_problems
+from olapsink_worker.spec.base import SecretKeyRef, SpecModel, raise_problems, refuse_typed_keys
 
 MiB = 1024 * 1024
 
@@ -170,10 +170,7 @@ class LoadSpec(SpecModel):
             "label": "spec.load.labelPrefix",
             "hidden_columns": "spec.deletes.enabled",
         }
-        for key in properties:
-            if key in typed:
-                raise ValueError(f"header {key!r} has a typed home; set {typed[key]} instead")
-        return properties
+        return refuse_typed_keys(properties, typed, "header")
 
     @model_validator(mode="after")
     def _group_commit_without_2pc(self) -> LoadSpec:
