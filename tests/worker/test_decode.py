@@ -102,3 +102,19 @@ def test_debezium_starrocks_uses_op_column_and_snapshot_reads_upsert():
     assert json.loads(d.decode(b'{"op":"d","before":{"id":3}}')) == {"id": 3, "__op": 1}
     with pytest.raises(RecordError, match="before"):
         d.decode(b'{"op":"d","before":null}')
+
+
+def test_time_millis_to_string_on_named_plain_json_fields():
+    d = Decoder(
+        value_format="json", flavor="starrocks", time_millis_format="HH:mm:ss", time_millis_fields=["t"]
+    )
+    assert not d.passthrough
+    assert json.loads(d.decode(b'{"t": 3723004, "u": 5}')) == {"t": "01:02:03", "u": 5}
+    d = Decoder(value_format="json", time_millis_format="HH:mm:ss.SSS", time_millis_fields=["t"])
+    assert json.loads(d.decode(b'{"t": 3723004}')) == {"t": "01:02:03.004"}
+
+
+def test_time_millis_to_string_on_every_time_field_of_envelopes():
+    d = Decoder(value_format="json_with_schema", time_millis_format="HH:mm:ss.SSS")
+    fields = [{"field": "t", "type": "int32", "name": "org.apache.kafka.connect.data.Time"}]
+    assert json.loads(d.decode(envelope({"t": 3723000}, fields))) == {"t": "01:02:03.000"}

@@ -167,13 +167,24 @@ def _zoned_timestamp(zone: dt.tzinfo) -> Converter:
     return convert
 
 
-def _leaf_converter(schema: Mapping[str, Any], zone: dt.tzinfo) -> Converter | None:
+def time_millis_text(millis_of_day: int, fmt: str) -> str:
+    """StarRocks TimeMillisToStringTransform: ``HH:mm:ss`` or ``HH:mm:ss.SSS`` (fixed 3 digits)."""
+    seconds, millis = divmod(millis_of_day, 1000)
+    text = time_from_micros(seconds * 1_000_000)
+    return f"{text}.{millis:03d}" if fmt == "HH:mm:ss.SSS" else text
+
+
+def _leaf_converter(
+    schema: Mapping[str, Any], zone: dt.tzinfo, time_format: str | None = None
+) -> Converter | None:
     """The converter for one non-struct schema, or None when its JSON value is already right."""
     name = schema.get("name")
     type_name = schema.get("type")
     if name in (CONNECT_DATE, "io.debezium.time.Date"):
         return lambda v: date_from_days(_int(v, "Date"))
     if name in (CONNECT_TIME, "io.debezium.time.Time"):
+        if time_format is not None:
+            return lambda v: time_millis_text(_int(v, "Time"), time_format)
         return lambda v: time_from_micros(_int(v, "Time") * 1000)
     if name == "io.debezium.time.MicroTime":
         return lambda v: time_from_micros(_int(v, "MicroTime"))
@@ -212,10 +223,17 @@ def _leaf_converter(schema: Mapping[str, Any], zone: dt.tzinfo) -> Converter | N
     return None
 
 
-def compile_struct(schema: Mapping[str, Any], zone: dt.tzinfo | None = None) -> Converter | None:
+def compile_struct(
+    schema: Mapping[str, Any],
+    zone: dt.tzinfo | None = None,
+    time_format: str | None = None,
+    time_fields: frozenset[str] | None = None,
+) -> Converter | None:
     """A converter for payloads of this struct schema, or None when no field needs converting.
 
     The converter mutates and returns the payload dict (it was decoded for this one record).
+    ``time_format`` (StarRocks TimeMillisToStringTransform) renders Connect Time fields, all of them or
+    only ``time_fields``, as ``HH:mm:ss`` / ``HH:mm:ss.SSS``.
     Raises SchemaError for a schema that is not a struct.
     """
     if schema.get("type") != "struct":
@@ -225,7 +243,8 @@ def compile_struct(schema: Mapping[str, Any], zone: dt.tzinfo | None = None) -> 
     for field in schema.get("fields") or []:
         if not isinstance(field, Mapping) or "field" not in field:
             raise SchemaError(f"struct field {field!r} has no 'field' name")
-        conv = _leaf_converter(field, tz)
+        fmt = time_format if time_fields is None or field["field"] in time_fields else None
+        conv = _leaf_converter(field, tz, fmt)
         if conv is not None:
             plan.append((field["field"], conv))
     if not plan:

@@ -18,12 +18,12 @@ Errors are ``RecordError`` without a location; the engine adds topic/partition/o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
 
-from olapsink_worker.connect_types import Converter, SchemaError, compile_struct, zone_named
+from olapsink_worker.connect_types import Converter, SchemaError, compile_struct, time_millis_text, zone_named
 from olapsink_worker.errors import ConfigError, ConfigProblem, RecordError
 
 PASSTHROUGH_FORMATS = frozenset({"json", "string"})
@@ -57,8 +57,14 @@ class Decoder:
         null_values: str = "ignore",
         time_zone: str = "UTC",
         row_decoder: Callable[[bytes, str | None], bytes] | None = None,
+        time_millis_format: str | None = None,
+        time_millis_fields: Sequence[str] = (),
     ) -> None:
         self._row_decoder = row_decoder
+        # StarRocks TimeMillisToStringTransform: named fields (ms of day) of any row, or with no names
+        # every Connect Time field of schema'd values.
+        self.time_format = time_millis_format
+        self.time_fields = frozenset(time_millis_fields) if time_millis_fields else None
         if value_format not in SUPPORTED_FORMATS and row_decoder is None:
             raise ConfigError(
                 ConfigProblem(
@@ -75,7 +81,12 @@ class Decoder:
         self.fail_on_null = null_values == "fail"
         self.zone: dt.tzinfo = zone_named(time_zone)
         self.debezium = mode == "debezium_ingestion"
-        self.passthrough = value_format in PASSTHROUGH_FORMATS and not self.debezium and row_decoder is None
+        self.passthrough = (
+            value_format in PASSTHROUGH_FORMATS
+            and not self.debezium
+            and row_decoder is None
+            and not (self.time_format and self.time_fields and value_format == "json")
+        )
         self._schemas: dict[bytes, Converter | None] = {}
         self._last_schema: Any = None
         self._last_converter: Converter | None = None
@@ -92,7 +103,10 @@ class Decoder:
             from olapsink_worker.formats import value_decoder
 
             row_decoder = value_decoder(spec.converter)
+        transform = spec.converter.time_millis_to_string
         return cls(
+            time_millis_format=None if transform is None else str(transform.format),
+            time_millis_fields=() if transform is None else list(transform.fields),
             value_format=value_format,
             mode=str(spec.converter.mode),
             flavor=sink.flavor,
@@ -111,6 +125,8 @@ class Decoder:
             return value
         if self._row_decoder is not None:
             return self._row_decoder(value, topic)
+        if self.value_format == "json" and not self.debezium:
+            return self._time_fields_row(value)
         if self.debezium:
             return self._debezium(value)
         return self._envelope_row(value)
@@ -145,7 +161,11 @@ class Decoder:
                 raise SchemaError("schema is not a JSON object")
             if debezium:
                 parsed = _debezium_row_schema(parsed)
-            conv = compile_struct(parsed, self.zone) if parsed is not None else None
+            conv = (
+                compile_struct(parsed, self.zone, self.time_format, self.time_fields)
+                if parsed is not None
+                else None
+            )
         except (msgspec.DecodeError, SchemaError) as exc:
             raise RecordError(f"unusable Connect schema: {exc}") from exc
         if len(self._schemas) >= _SCHEMA_CACHE_SIZE:
@@ -182,6 +202,20 @@ class Decoder:
             return self._encode(conv(obj))
         except (SchemaError, TypeError, ValueError, OverflowError, msgspec.DecodeError) as exc:
             raise RecordError(f"payload does not match its schema: {exc}") from exc
+
+    def _time_fields_row(self, value: bytes) -> bytes:
+        """Schemaless JSON with TimeMillisToString fields: only those fields are rewritten."""
+        assert self.time_format is not None and self.time_fields is not None
+        try:
+            row = self._any.decode(value)
+        except msgspec.DecodeError as exc:
+            raise RecordError(f"value is not JSON: {exc}") from exc
+        if isinstance(row, dict):
+            for name in self.time_fields:
+                millis = row.get(name)
+                if type(millis) is int:
+                    row[name] = time_millis_text(millis, self.time_format)
+        return self._encode(row)
 
     def _null_payload(self) -> bytes | None:
         if self.fail_on_null:
