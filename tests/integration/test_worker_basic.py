@@ -106,3 +106,20 @@ def test_connect_logical_types_land_as_values_not_nulls(any_emulator, kafka_brok
         wait_for(lambda: count(emu, db, "orders") == 1, 30, what="the row")
     ((day, ts, amount),) = emu.query(f"SELECT day, ts, amount FROM `{db}`.orders")
     assert (str(day), str(ts), str(amount)) == ("1994-05-20", "2024-04-12 10:30:00", "123.45")
+
+
+def test_record_field_routing(starrocks_emulator, kafka_broker):
+    emu = starrocks_emulator
+    db, other = emu.create_database(), emu.create_database()
+    columns = {"id": "INT", "city": "VARCHAR(64)", "target": "VARCHAR(64)"}
+    emu.create_table(db, "a", "DUPLICATE", columns, key=["id"])
+    emu.create_table(other, "b", "DUPLICATE", columns, key=["id"])
+    topic = _topic(kafka_broker)
+    targets = ["a", f"{other}.b", ""]  # "" falls back to the topic's table (a)
+    kafka_broker.produce(
+        topic, [json.dumps({"id": i, "city": "c", "target": targets[i % 3]}).encode() for i in range(300)]
+    )
+    doc = sink_doc(emu, kafka_broker, db, [topic], {topic: "a"}, tableField="target")
+    with ThreadWorker(doc, emu.password):
+        wait_for(lambda: count(emu, db, "a") == 200 and count(emu, other, "b") == 100, 60, what="routed rows")
+    assert ids(emu, other, "b") == list(range(1, 300, 3))
