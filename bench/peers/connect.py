@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.peers.procstat import ProcessSampler
+from bench.peers.procstat import ProcessSampler, die_with_parent
 
 STANDALONE_MAIN = "org.apache.kafka.connect.cli.ConnectStandalone"
 HEAP = "-Xmx1g"
@@ -128,6 +128,7 @@ def start_connect(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=workdir,
+            preexec_fn=die_with_parent,
             env=dict(os.environ),
         )
     return ConnectRun(process=process, workdir=workdir, sampler=ProcessSampler(process.pid))

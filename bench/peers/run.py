@@ -1,7 +1,7 @@
 """`python -m bench.peers`: the real Doris/StarRocks Kafka connectors and olapsink's worker on the same data,
 broker and emulator (count-only), measured the same way; writes bench/results/peers.json and a Markdown table.
 
-    python -m bench.peers [--records 300000] [--cases json,json_schema,debezium]
+    python -m bench.peers [--records N] [--cases json,json_schema,debezium]
                           [--systems doris,olapsink-doris,starrocks,olapsink-starrocks] [--parallel 1,2]
 
 Each case's topic has as many partitions as the machine has cores and is produced once; each system run gets
@@ -29,8 +29,8 @@ import yaml
 
 from bench.peers import cases, fetch
 from bench.peers.connect import start_connect, worker_properties
-from bench.peers.measure import Result, RunFailed, measure
-from bench.peers.procstat import ProcessSampler
+from bench.peers.measure import PROBE, Result, RunFailed, measure
+from bench.peers.procstat import ProcessSampler, die_with_parent
 from bench.peers.report import render_markdown
 from bench.peers.stack import running_emulator, running_kafka, running_mariadb, scratch_dir
 from bench.peers.systems import Target, doris_connector, olapsink_manifest, starrocks_connector
@@ -42,7 +42,7 @@ from tests.emulator.tables import create_table_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEMS = ("doris", "olapsink-doris", "starrocks", "olapsink-starrocks")
-DEFAULT_RECORDS = {"json": 300_000, "json_schema": 200_000, "debezium": 60_000}
+DEFAULT_RECORDS = {"json": 1_000_000, "json_schema": 400_000, "debezium": 100_000}
 
 
 def flavor_of(system: str) -> str:
@@ -99,6 +99,7 @@ def system_processes(
                         stderr=subprocess.STDOUT,
                         stdin=subprocess.DEVNULL,
                         env=env,
+                        preexec_fn=die_with_parent,
                         cwd=ROOT,
                     )
                 )
@@ -118,23 +119,23 @@ def run_one(
     system: str,
     case: str,
     parallel: int,
-    records: int,
-    topic: str,
-    value_bytes: int,
+    values: list[bytes],
+    partitions: int,
     kafka: KafkaBroker,
     emulator: EmulatorHandle,
     mariadb: MariaDB,
     workdir: Path,
 ) -> Result:
     db = f"bench_{uuid.uuid4().hex[:8]}"
-    # Count-only emulator: nothing is stored. MariaDB still answers the Doris connector's SQL (query port).
-    # The table is created there too, for the Debezium mode's information_schema lookups.
+    topic = f"peers-{case.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
+    kafka.create_topic(topic, partitions)
+    # Count-only emulator: nothing is stored. MariaDB still answers the Doris connector's SQL (query port);
+    # the table is created there too, for the Debezium mode's information_schema lookups.
     with mariadb.connect() as conn, conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE `{db}`")
         model = cases.case(case).model
-        cur.execute(
-            create_table_sql(dialect_for(flavor_of(system)), db, "events", model, cases.COLUMNS, ["id"])
-        )
+        ddl = create_table_sql(dialect_for(flavor_of(system)), db, "events", model, cases.COLUMNS, ["id"])
+        cur.execute(ddl)
     target = Target(
         fe_url=emulator.fe_url,
         user=emulator.user,
@@ -144,22 +145,25 @@ def run_one(
         topic=topic,
         query_port=mariadb.port,
     )
-    probe_base = 10_000_000 + 1000 * hash((system, parallel)) % 1000
+    probe_base = 100_000_000
+
+    def produce_probe(n: int) -> None:
+        kafka.produce(topic, list(cases.values(case, PROBE, probe_base + PROBE * n)))
+
     with system_processes(system, case, parallel, target, kafka, workdir) as procs:
         samplers = [ProcessSampler(p.pid) for p in procs]
         return measure(
             system=system,
             case=case,
             parallel=parallel,
-            kafka=kafka,
             emulator=emulator,
             db=db,
-            topic=topic,
-            records=records,
-            value_bytes=value_bytes,
+            records=len(values),
+            value_bytes=sum(map(len, values)),
+            produce_all=lambda: kafka.produce(topic, values),
+            produce_probe=produce_probe,
             samplers=lambda: samplers,
             alive=lambda: all(p.poll() is None for p in procs),
-            probe_values=lambda n: list(cases.values(case, 100, probe_base + 100 * n)),
         )
 
 
@@ -202,26 +206,19 @@ def main(argv: list[str] | None = None) -> int:
             f: stack.enter_context(running_emulator(f, None)) for f in sorted({flavor_of(s) for s in systems})
         }
         for case in chosen_cases:
-            records = args.records or DEFAULT_RECORDS[case]
-            topic = f"peers-{case.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
-            kafka.create_topic(topic, partitions)
-            values = list(cases.values(case, records))
-            value_bytes = sum(map(len, values))
-            kafka.produce(topic, values)
-            del values
+            values = list(cases.values(case, args.records or DEFAULT_RECORDS[case]))
             for system in systems:
                 for parallel in parallels:
                     label = f"{system} {case} x{parallel}"
-                    print(f"{label}: running ({records} records) ...", file=sys.stderr, flush=True)
+                    print(f"{label}: running ({len(values)} records) ...", file=sys.stderr, flush=True)
                     began = time.monotonic()
                     try:
                         result = run_one(
                             system,
                             case,
                             parallel,
-                            records,
-                            topic,
-                            value_bytes,
+                            values,
+                            partitions,
                             kafka,
                             emulators[flavor_of(system)],
                             mariadb,
@@ -232,8 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{label}: FAILED: {exc}", file=sys.stderr, flush=True)
                         continue
                     results.append(result)
+                    took = time.monotonic() - began
                     print(
-                        f"{label}: {result.records_per_s:.0f} rec/s ({time.monotonic() - began:.0f} s)",
+                        f"{label}: {result.records_per_s:.0f} rec/s ({took:.0f} s)",
                         file=sys.stderr,
                         flush=True,
                     )
