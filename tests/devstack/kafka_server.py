@@ -74,8 +74,15 @@ def render_log4j_properties() -> str:
 
 
 def new_cluster_id() -> str:
-    """A Kafka cluster id: a random UUID in URL-safe base64 without padding (22 characters)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A Kafka cluster id: a random UUID in URL-safe base64 without padding (22 characters).
+
+    Never one that starts with ``-``: the storage tool's argument parser would read it as an option
+    ("--cluster-id expected one argument"), which made about one start in 64 fail.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:

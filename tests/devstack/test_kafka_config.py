@@ -41,3 +41,8 @@ def test_log_config_sends_everything_to_stdout() -> None:
     text = render_log4j_properties()
     assert "appender.out.type = Console" in text
     assert "rootLogger.appenderRef.out.ref = out" in text
+
+
+def test_cluster_ids_never_start_with_a_dash() -> None:
+    # The storage tool would parse "-abc…" as an option and refuse to format.
+    assert not any(new_cluster_id().startswith("-") for _ in range(2000))
