@@ -108,8 +108,8 @@ def test_readme_quickstart_links_to_docs_quickstart() -> None:
 
 
 def test_readme_first_command_is_the_demo() -> None:
-    assert (ROOT / "scripts" / "demo.py").is_file()
-    assert shell_commands(README.read_text(encoding="utf-8"))[0] == "python scripts/demo.py"
+    assert (ROOT / "scripts" / "demo.sh").is_file()
+    assert shell_commands(README.read_text(encoding="utf-8"))[0] == "bash scripts/demo.sh"
 
 
 def test_docs_index_lists_every_doc() -> None:
