@@ -18,11 +18,15 @@ import base64
 import binascii
 import datetime as dt
 import decimal
+import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
+
+from olapsink_worker.wkb import WkbError, geometry_from_wkb
 
 Converter = Callable[[Any], Any]
 
@@ -34,6 +38,7 @@ CONNECT_DATE = "org.apache.kafka.connect.data.Date"
 CONNECT_TIME = "org.apache.kafka.connect.data.Time"
 CONNECT_TIMESTAMP = "org.apache.kafka.connect.data.Timestamp"
 CONNECT_DECIMAL = "org.apache.kafka.connect.data.Decimal"
+GEOMETRY_PREFIX = "io.debezium.data.geometry."
 
 
 class SchemaError(ValueError):
@@ -167,6 +172,47 @@ def _zoned_timestamp(zone: dt.tzinfo) -> Converter:
     return convert
 
 
+_ZONED_TIME = re.compile(r"(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?\Z")
+
+
+def _zoned_time(zone: dt.tzinfo) -> Converter:
+    """Debezium ``ZonedTime`` (ISO offset time, ``04:34:56Z``) as wall-clock time in ``zone``.
+
+    A time of day has no date, so the zone's offset is the one in force today, as the Doris connector
+    does; the fraction is kept (the Doris connector drops it, its issue #42)."""
+
+    def convert(value: Any) -> str:
+        match = _ZONED_TIME.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise SchemaError(f"ZonedTime value {value!r} is not an ISO-8601 time with offset")
+        hours, minutes, seconds, fraction, offset = match.groups()
+        micros = int((fraction or "").ljust(6, "0")[:6])
+        offset_seconds = 0
+        if offset and offset != "Z":
+            sign = -1 if offset[0] == "-" else 1
+            digits = offset[1:].replace(":", "")
+            offset_seconds = sign * (int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60)
+        utc_seconds = int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0) - offset_seconds
+        now = dt.datetime.now(_UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        zone_offset = (now + dt.timedelta(seconds=utc_seconds % 86_400)).astimezone(zone).utcoffset()
+        local = (utc_seconds + int(zone_offset.total_seconds() if zone_offset else 0)) % 86_400
+        return time_from_micros(local * 1_000_000 + micros)
+
+    return convert
+
+
+def _geometry(value: Any) -> str:
+    """A Debezium geometry struct ``{wkb, srid}`` as GeoJSON-shaped JSON text (doris.md §4.3)."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("wkb"), str):
+        raise SchemaError(f"geometry value {value!r} must be a struct with base64 'wkb'")
+    try:
+        wkb = binascii.a2b_base64(value["wkb"], strict_mode=True)
+        geometry = geometry_from_wkb(wkb, value.get("srid"))
+    except (binascii.Error, WkbError) as exc:
+        raise SchemaError(f"geometry wkb is not a well-known-binary geometry: {exc}") from exc
+    return json.dumps(geometry, separators=(",", ":"), allow_nan=False)
+
+
 def time_millis_text(millis_of_day: int, fmt: str) -> str:
     """StarRocks TimeMillisToStringTransform: ``HH:mm:ss`` or ``HH:mm:ss.SSS`` (fixed 3 digits)."""
     seconds, millis = divmod(millis_of_day, 1000)
@@ -198,6 +244,10 @@ def _leaf_converter(
         return lambda v: datetime_from_micros(_int(v, "NanoTimestamp") // 1000)
     if name == "io.debezium.time.ZonedTimestamp":
         return _zoned_timestamp(zone)
+    if name == "io.debezium.time.ZonedTime":
+        return _zoned_time(zone)
+    if isinstance(name, str) and name.startswith(GEOMETRY_PREFIX):
+        return _geometry
     if name == CONNECT_DECIMAL:
         scale = _scale_of(schema)
         return lambda v: decimal_raw(v, scale)

@@ -18,7 +18,7 @@ Errors are ``RecordError`` without a location; the engine adds topic/partition/o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import msgspec
@@ -59,8 +59,11 @@ class Decoder:
         row_decoder: Callable[[bytes, str | None], bytes] | None = None,
         time_millis_format: str | None = None,
         time_millis_fields: Sequence[str] = (),
+        deletes: bool = True,
+        schema_key_of: Callable[[bytes], Hashable | None] | None = None,
     ) -> None:
         self._row_decoder = row_decoder
+        self._schema_key_of = schema_key_of
         # StarRocks TimeMillisToStringTransform: named fields (ms of day) of any row, or with no names
         # every Connect Time field of schema'd values.
         self.time_format = time_millis_format
@@ -81,6 +84,14 @@ class Decoder:
         self.fail_on_null = null_values == "fail"
         self.zone: dt.tzinfo = zone_named(time_zone)
         self.debezium = mode == "debezium_ingestion"
+        column, upsert, delete = _DELETE_MARKERS[flavor]
+        # Doris: the sign is always written and the hidden_columns header (deletes.enabled) decides whether
+        # Doris reads it, as the Doris connector does. StarRocks reads __op by itself, so with deletes off
+        # the marker says upsert: a `d` then loads its before image, as the Doris flavor does.
+        self._marker = (column, upsert, delete if deletes or flavor == "doris" else upsert)
+        # The schema of the last decoded value, for SchemaWatch.observe_schema (see schema_key).
+        self._key: Hashable | None = None
+        self._key_value: bytes | None = None
         self.passthrough = (
             value_format in PASSTHROUGH_FORMATS
             and not self.debezium
@@ -89,6 +100,7 @@ class Decoder:
         )
         self._schemas: dict[bytes, Converter | None] = {}
         self._last_schema: Any = None
+        self._last_key: bytes | None = None
         self._last_converter: Converter | None = None
         self._envelope = msgspec.json.Decoder(_Envelope)
         self._any = msgspec.json.Decoder()
@@ -113,10 +125,23 @@ class Decoder:
             null_values=str(spec.null_values),
             time_zone=str(spec.time_zone),
             row_decoder=row_decoder,
+            deletes=bool(spec.deletes.enabled),
+            schema_key_of=_registry_key_of(value_format) if row_decoder is not None else None,
         )
+
+    @property
+    def schema_key(self) -> Hashable | None:
+        """What identifies the schema of the value ``decode`` last read, in the form SchemaWatch keys it
+        (the JSON envelope's schema text, the registry id of Avro, id and message path of Protobuf), or
+        None when it had none. Lets the engine skip a second parse: ``watch.observe_schema(table, key)``.
+        """
+        if self._key_value is not None and self._schema_key_of is not None:
+            self._key, self._key_value = self._schema_key_of(self._key_value), None
+        return self._key
 
     def decode(self, value: bytes | None, topic: str | None = None) -> bytes | None:
         """The row for this value; None when the record is to be skipped (a tolerated tombstone)."""
+        self._key = None
         if value is None:
             if self.fail_on_null:
                 raise RecordError("null value (tombstone) and nullValues is 'fail'; set nullValues: ignore")
@@ -124,6 +149,7 @@ class Decoder:
         if self.passthrough:
             return value
         if self._row_decoder is not None:
+            self._key_value = value  # its key is read only when asked for
             return self._row_decoder(value, topic)
         if self.value_format == "json" and not self.debezium:
             return self._time_fields_row(value)
@@ -173,6 +199,17 @@ class Decoder:
         self._schemas[key] = conv
         return conv
 
+    def _schema_converter(self, schema: Any, *, debezium: bool = False) -> Converter | None:
+        # Records of a stream share one schema text: comparing Raw bytes (~0.1 us) saves copying and
+        # hashing the schema per record, and keeps one key object (its hash cached) for the schema watch.
+        if schema is msgspec.UNSET or schema != self._last_schema:
+            key = None if schema is msgspec.UNSET else bytes(schema)
+            key = None if key == b"null" else key
+            self._last_schema, self._last_key = schema, key
+            self._last_converter = self._converter(key, debezium=debezium)
+        self._key = self._last_key
+        return self._last_converter
+
     def _envelope_row(self, value: bytes) -> bytes | None:
         try:
             env = self._envelope.decode(value)
@@ -184,12 +221,7 @@ class Decoder:
         schema = env.schema
         # Records of a stream share one schema text: comparing Raw bytes (~0.1 us) saves copying and
         # hashing the schema per record.
-        if schema is not msgspec.UNSET and schema == self._last_schema:
-            conv = self._last_converter
-        else:
-            key = None if schema is msgspec.UNSET else bytes(schema)
-            conv = self._converter(None if key == b"null" else key)
-            self._last_schema, self._last_converter = schema, conv
+        conv = self._schema_converter(schema)
         if conv is None:
             row = bytes(payload)  # type: ignore[arg-type]
             if row == b"null":
@@ -226,33 +258,57 @@ class Decoder:
 
     def _debezium(self, value: bytes) -> bytes | None:
         if self.value_format == "json_with_schema":
-            schema, payload_raw = self._split(value)
-            if schema is not None and b"SchemaChangeValue" in schema:
+            try:
+                env = self._envelope.decode(value)
+            except msgspec.DecodeError as exc:
+                raise RecordError(f"value is not a JSON object with schema/payload: {exc}") from exc
+            if env.payload is msgspec.UNSET:
+                self._split(value)  # raises the "not an envelope" error
+            schema = env.schema
+            if (
+                schema is not msgspec.UNSET
+                and schema != self._last_schema
+                and b"SchemaChangeValue" in bytes(schema)
+            ):
                 raise RecordError(
                     "Debezium schema-change event; exclude the schema-change topic from this sink"
                 )
-            conv = self._converter(schema, debezium=True)
-            raw = payload_raw
+            conv = self._schema_converter(schema, debezium=True)
+            raw: Any = env.payload
         else:
             conv, raw = None, value
-        if raw is None or raw == b"null":
-            if self.fail_on_null:
-                raise RecordError("null value (tombstone) and nullValues is 'fail'; set nullValues: ignore")
-            return None
         try:
             event = self._any.decode(raw)
         except msgspec.DecodeError as exc:
             raise RecordError(f"value is not JSON: {exc}") from exc
+        if event is None:
+            return self._null_payload()
         if not isinstance(event, dict):
             raise RecordError(f"Debezium value must be a JSON object, got {type(event).__name__}")
-        column, upsert, delete = _DELETE_MARKERS[self.flavor]
+        column, upsert, delete = self._marker
         if "op" in event or "after" in event:
             op = event.get("op")
-            row = event.get("before") if op == "d" else event.get("after")
+            if op == "d":
+                row, marker, image = event.get("before"), delete, "before"
+            elif op in ("c", "u", "r") or (op is None and "after" in event):
+                row, marker, image = event.get("after"), upsert, "after"
+            elif op == "t":
+                raise RecordError(
+                    "Debezium truncate event (op 't') has no rows to load; leave truncates out at the "
+                    "source (skipped.operations=t, Debezium's default) or truncate the table by hand"
+                )
+            else:
+                raise RecordError(f"Debezium event has unknown op {op!r} (expected c, u, r or d)")
             if not isinstance(row, dict):
-                image = "before" if op == "d" else "after"
-                raise RecordError(f"Debezium event with op {op!r} has no '{image}' row")
-            marker = delete if op == "d" else upsert
+                raise RecordError(
+                    f"Debezium event with op {op!r} has no '{image}' row"
+                    + (
+                        "; a delete needs the before image (PostgreSQL: REPLICA IDENTITY FULL or a "
+                        "primary key)"
+                        if op == "d"
+                        else ""
+                    )
+                )
         else:  # already flattened, e.g. by ExtractNewRecordState
             row, marker = event, upsert
         try:
@@ -271,3 +327,9 @@ def _debezium_row_schema(envelope_schema: dict[str, Any]) -> dict[str, Any] | No
         if isinstance(field, dict) and field.get("field") == "after":
             return field
     return envelope_schema if envelope_schema.get("type") == "struct" else None
+
+
+def _registry_key_of(value_format: str) -> Callable[[bytes], Hashable | None]:
+    from olapsink_worker.formats.wire import avro_schema_key, protobuf_schema_key
+
+    return avro_schema_key if value_format == "avro" else protobuf_schema_key

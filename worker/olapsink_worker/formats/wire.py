@@ -52,3 +52,21 @@ def split_message_indexes(payload: memoryview) -> tuple[list[int], memoryview]:
         index, pos = _zigzag_varint(payload, pos)
         indexes.append(index)
     return indexes, payload[pos:]
+
+
+def avro_schema_key(value: bytes) -> int | None:
+    """The registry id of a framed Avro value (what identifies its writer schema), or None."""
+    if len(value) < _HEADER or value[0] != MAGIC_BYTE:
+        return None
+    return int.from_bytes(value[1:_HEADER], "big")
+
+
+def protobuf_schema_key(value: bytes) -> tuple[int, tuple[int, ...]] | None:
+    """The registry id and message-index path of a framed Protobuf value (its message type), or None."""
+    if len(value) < _HEADER + 1 or value[0] != MAGIC_BYTE:
+        return None
+    try:
+        indexes, _ = split_message_indexes(memoryview(value)[_HEADER:])
+    except RecordError:
+        return None
+    return int.from_bytes(value[1:_HEADER], "big"), tuple(indexes)

@@ -27,8 +27,8 @@ from typing import Any, Protocol
 
 import msgspec
 
-from olapsink_worker.errors import FatalSinkError, RecordError
-from olapsink_worker.formats.wire import split_message_indexes
+from olapsink_worker.errors import FatalSinkError
+from olapsink_worker.formats.wire import avro_schema_key, protobuf_schema_key
 from olapsink_worker.schema.avro_fields import avro_fields
 from olapsink_worker.schema.diff import Field, row_fields
 from olapsink_worker.schema.evolver import SchemaEvolver
@@ -76,9 +76,7 @@ class AvroRegistrySchemas:
         self._client = client
 
     def key(self, value: bytes) -> int | None:
-        if len(value) < 5 or value[0] != 0:
-            return None  # not framed: the decoder reports it
-        return int.from_bytes(value[1:5], "big")
+        return avro_schema_key(value)  # None when not framed: the decoder reports it
 
     def fields(self, key: Any) -> list[Field] | None:
         try:
@@ -121,13 +119,7 @@ class ProtobufRegistrySchemas:
         self._client = client
 
     def key(self, value: bytes) -> tuple[int, tuple[int, ...]] | None:
-        if len(value) < 6 or value[0] != 0:
-            return None  # not framed: the decoder reports it
-        try:
-            indexes, _ = split_message_indexes(memoryview(value)[5:])
-        except RecordError:
-            return None
-        return int.from_bytes(value[1:5], "big"), tuple(indexes)
+        return protobuf_schema_key(value)  # None when not framed: the decoder reports it
 
     def fields(self, key: Any) -> list[Field] | None:
         # The same pool building as formats.protobuf, which decodes the values (its helpers, reused).
@@ -183,10 +175,11 @@ class SchemaWatch:
         if key is not None:
             self.observe_schema(table, key)
 
-    def observe_schema(self, table: TableRef, key: Hashable) -> None:
-        """``observe`` for a caller that already has the schema key (the JSON envelope's schema text, the
-        Avro schema id): saves parsing the value twice."""
-        if (table, key) in self._seen:
+    def observe_schema(self, table: TableRef, key: Hashable | None) -> None:
+        """``observe`` for a caller that already has the schema key (``Decoder.schema_key``: the JSON
+        envelope's schema text, the Avro schema id, …; None for a value without one): saves parsing the
+        value twice."""
+        if key is None or (table, key) in self._seen:
             return
         fields = self.source.fields(key)
         if fields is not None:
