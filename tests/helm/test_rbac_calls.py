@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import re
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -179,37 +182,76 @@ def user_journey(api: RecordingApi) -> None:
 WORKER_IMAGE = "registry.example.com/olapsink-worker:9.9"
 
 
-def chart_operator_env() -> dict[str, str]:
-    """The operator's literal environment variables as the chart sets them."""
-    docs = manifests({"workerImage": WORKER_IMAGE})
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def chart_operator_env(metrics_port: int) -> dict[str, str]:
+    """The operator's literal environment variables as the chart sets them, metrics on a free local port."""
+    docs = manifests({"workerImage": WORKER_IMAGE, "operator": {"metricsPort": metrics_port}})
     operator = next(d for d in find(docs, "Deployment") if d["metadata"]["name"].endswith("-operator"))
     env = operator["spec"]["template"]["spec"]["containers"][0]["env"]
-    return {e["name"]: e["value"] for e in env if "value" in e}
+    # In a pod the operator listens on all interfaces; here only on loopback.
+    return {
+        **{e["name"]: e["value"] for e in env if "value" in e},
+        "OLAPSINK_OPERATOR_METRICS_ADDRESS": "127.0.0.1",
+    }
+
+
+@dataclass(frozen=True)
+class Journey:
+    calls: set[Call]
+    starrocks_deployment: dict[str, Any]
+    metrics: str  # the operator's /metrics text, scraped where the chart's port points
 
 
 @pytest.fixture(scope="module")
-def journey(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[Call], dict[str, Any]]:
-    """The operator's calls during the journey, and the worker Deployment of the StarRocksSink."""
+def journey(tmp_path_factory: pytest.TempPathFactory) -> Journey:
+    port = free_port()
     with recording_api(tmp_path_factory.mktemp("kube")) as api:
         kube_api = KubeApi.__new__(KubeApi)  # running_operator only reads .kubeconfig
         kube_api.kubeconfig = api.kubeconfig
-        with running_operator(kube_api, extra_env=chart_operator_env()):
+        with running_operator(kube_api, extra_env=chart_operator_env(port)):
             user_journey(api)
             deployment = eventually(
                 lambda: api.client.get("apps/v1", "Deployment", "crm", "users-starrocks-worker"), timeout=30
             )
-        return api.operator_calls(), deployment
+            metrics = eventually(lambda: scrape(f"http://127.0.0.1:{port}/metrics"), timeout=10)
+        return Journey(api.operator_calls(), deployment, metrics)
+
+
+def scrape(url: str) -> str | None:
+    try:
+        return httpx.get(url, timeout=2).text
+    except httpx.TransportError:
+        return None
 
 
 @pytest.fixture(scope="module")
-def operator_calls(journey: tuple[set[Call], dict[str, Any]]) -> set[Call]:
-    return journey[0]
+def operator_calls(journey: Journey) -> set[Call]:
+    return journey.calls
 
 
-def test_worker_image_set_in_the_chart_reaches_worker_pods(journey: tuple[set[Call], dict[str, Any]]) -> None:
+def test_worker_image_set_in_the_chart_reaches_worker_pods(journey: Journey) -> None:
     # The StarRocksSink example names no spec.worker.image, so the operator's default applies.
-    (container,) = journey[1]["spec"]["template"]["spec"]["containers"]
+    (container,) = journey.starrocks_deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"] == WORKER_IMAGE
+
+
+def test_operator_serves_the_readiness_gauge_the_alerts_group_by(journey: Journey) -> None:
+    """The chart's metrics port is where the operator listens, with the labels the alerts use."""
+    rules = one(manifests({"metrics": {"prometheusRule": {"enabled": True}}}), "PrometheusRule")
+    lag_expr = next(
+        r["expr"] for g in rules["spec"]["groups"] for r in g["rules"] if "olapsink_sink_lag" in r["expr"]
+    )
+    (grouping,) = set(re.findall(r"sum by \(([^)]*)\)", lag_expr))
+    series = re.search(r"^olapsink_sink_ready\{([^}]*)\} ", journey.metrics, re.MULTILINE)
+    assert series, journey.metrics
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', series.group(1)))
+    assert {label.strip() for label in grouping.split(",")} <= set(labels)
 
 
 def allowed(rules: list[dict[str, Any]]) -> set[Call]:
