@@ -35,3 +35,28 @@ def test_field_routing_with_db_table_and_fallback():
         r.table_for_row("orders", b"a,b,c")
     with pytest.raises(RecordError, match="must be a string"):
         r.table_for_row("orders", b'{"tbl":5}')
+
+
+def test_debezium_topics_route_through_the_topic_map():
+    """Debezium names topics ``<prefix>.<db or schema>.<table>``: the dots are not a db.table name."""
+    from olapsink_worker.spec import parse_manifest
+
+    doc = {
+        "apiVersion": "olapsink.io/v1alpha1",
+        "kind": "StarRocksSink",
+        "metadata": {"name": "s"},
+        "spec": {
+            "kafka": {
+                "bootstrapServers": "k:9092",
+                "topics": ["test.public.customers", "mysql1.inventory.orders"],
+            },
+            "starrocks": {"httpUrls": ["fe:8030"], "user": "root", "database": "test"},
+            "tables": [
+                {"topic": "test.public.customers", "table": "customers"},
+                {"topic": "mysql1.inventory.orders", "table": "shop.orders"},
+            ],
+        },
+    }
+    r = Router.for_sink(parse_manifest(doc))
+    assert r.table_for_topic("test.public.customers") == TableRef("test", "customers")
+    assert r.table_for_topic("mysql1.inventory.orders") == TableRef("shop", "orders")
