@@ -137,3 +137,17 @@ def test_bad_geometry_is_a_record_error_naming_wkb():
     value = {"schema": {"type": "struct", "fields": [schema]}, "payload": {"g": {"wkb": bad, "srid": 0}}}
     with pytest.raises(RecordError, match="wkb"):
         _decoder().decode(json.dumps(value).encode())
+
+
+def test_flattened_row_with_columns_named_op_and_after_stays_a_row():
+    fields = [
+        {"type": "int32", "field": "id"},
+        {"type": "string", "optional": True, "field": "op"},
+        {"type": "string", "optional": True, "field": "after"},
+    ]
+    value = {
+        "schema": {"type": "struct", "name": "srv.db.t.Value", "fields": fields},
+        "payload": {"id": 1, "op": "d", "after": "x"},
+    }
+    row = json.loads(_decoder().decode(json.dumps(value).encode()))
+    assert row == {"id": 1, "op": "d", "after": "x", "__op": 0}

@@ -99,6 +99,7 @@ class Decoder:
             and not (self.time_format and self.time_fields and value_format == "json")
         )
         self._schemas: dict[bytes, Converter | None] = {}
+        self._envelope_keys: set[bytes] = set()  # Debezium schemas with an `after` field
         self._last_schema: Any = None
         self._last_key: bytes | None = None
         self._last_converter: Converter | None = None
@@ -186,7 +187,9 @@ class Decoder:
             if not isinstance(parsed, dict):
                 raise SchemaError("schema is not a JSON object")
             if debezium:
-                parsed = _debezium_row_schema(parsed)
+                parsed, envelope = _debezium_row_schema(parsed)
+                if envelope:
+                    self._envelope_keys.add(key)
             conv = (
                 compile_struct(parsed, self.zone, self.time_format, self.time_fields)
                 if parsed is not None
@@ -196,6 +199,7 @@ class Decoder:
             raise RecordError(f"unusable Connect schema: {exc}") from exc
         if len(self._schemas) >= _SCHEMA_CACHE_SIZE:
             self._schemas.clear()
+            self._envelope_keys.clear()
         self._schemas[key] = conv
         return conv
 
@@ -275,8 +279,11 @@ class Decoder:
                 )
             conv = self._schema_converter(schema, debezium=True)
             raw: Any = env.payload
+            # The schema says whether this is an envelope (the Doris connector: its name contains
+            # Envelope), so a flattened row with columns named op or after stays a row.
+            envelope: bool | None = None if self._key is None else self._key in self._envelope_keys
         else:
-            conv, raw = None, value
+            conv, raw, envelope = None, value, None
         try:
             event = self._any.decode(raw)
         except msgspec.DecodeError as exc:
@@ -286,7 +293,9 @@ class Decoder:
         if not isinstance(event, dict):
             raise RecordError(f"Debezium value must be a JSON object, got {type(event).__name__}")
         column, upsert, delete = self._marker
-        if "op" in event or "after" in event:
+        if envelope is None:  # no schema: Debezium always writes op with before and/or after
+            envelope = "op" in event and ("after" in event or "before" in event)
+        if envelope:
             op = event.get("op")
             if op == "d":
                 row, marker, image = event.get("before"), delete, "before"
@@ -320,13 +329,13 @@ class Decoder:
             raise RecordError(f"Debezium row does not match its schema: {exc}") from exc
 
 
-def _debezium_row_schema(envelope_schema: dict[str, Any]) -> dict[str, Any] | None:
-    """The struct schema of one row image: the envelope's ``after`` field, or the schema itself when the
-    event is already flattened."""
-    for field in envelope_schema.get("fields") or []:
-        if isinstance(field, dict) and field.get("field") == "after":
-            return field
-    return envelope_schema if envelope_schema.get("type") == "struct" else None
+def _debezium_row_schema(schema: dict[str, Any]) -> tuple[dict[str, Any] | None, bool]:
+    """The struct schema of one row image and whether ``schema`` is an envelope: the envelope's
+    ``after`` field, or the schema itself when the event is already flattened."""
+    for field in schema.get("fields") or []:
+        if isinstance(field, dict) and field.get("field") == "after" and field.get("type") == "struct":
+            return field, True
+    return (schema if schema.get("type") == "struct" else None), False
 
 
 def _registry_key_of(value_format: str) -> Callable[[bytes], Hashable | None]:
