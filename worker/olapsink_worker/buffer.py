@@ -25,6 +25,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from olapsink_worker.tables import TableRef
 
@@ -64,6 +65,12 @@ class Batch:
     nbytes: int = 0
     replay: bool = False
     id: int = field(default_factory=lambda: next(_ids))
+    #: Exactly-once: when a previous owner recorded this range as precommitted (Unix s), else None.
+    recorded_precommit: int | None = None
+    #: Exactly-once: the next step of its load, "precommit" or "commit" (after the precommit is recorded).
+    stage: str = "precommit"
+    #: Exactly-once: the precommit's LoadResult, reported once the commit is done.
+    loaded: Any = None
 
     @property
     def count(self) -> int:
@@ -227,14 +234,16 @@ class Buffers:
             cut.append(self._cut(st))
         return cut
 
-    def cut_partitions(self, tps: set[TopicPartition]) -> list[Batch]:
+    def cut_partitions(self, tps: set[TopicPartition], *, keep_replay: bool = False) -> list[Batch]:
         """Cut every open batch of these partitions (revoke, shutdown). Replay batches too: their range's
-        end never came, and a shorter batch under another label is still correct at-least-once."""
+        end never came, and a shorter batch under another label is still correct at-least-once. With
+        ``keep_replay`` (exactly-once) they stay open instead: the recorded range may already be in the
+        database under its own label, so only that exact range may be loaded; the next owner does it."""
         cut = []
         for tp in tps:
             for key in self._by_tp.get(tp, ()):
                 st = self._keys[key]
-                if st.open is not None:
+                if st.open is not None and not (keep_replay and st.open.replay):
                     cut.append(self._cut(st))
         return cut
 

@@ -12,6 +12,10 @@ Order of events for a batch:
 3. the load runs (retries with backoff, same label); on a durable result the batch is marked done;
 4. the committed offset moves to the lowest offset still not durable.
 
+With ``deliveryGuarantee: exactly_once`` step 3 is split (exactly_once.py, docs/exactly-once.md): the load
+thread precommits; the loop records the range as precommitted with a synchronous offset commit; a load
+thread commits the transaction; then step 4. Commits are synchronous in that mode.
+
 Errors: a record that cannot be decoded or routed, and rows a load rejects, go to the dead-letter topic
 with ``errors.tolerance: all``, else they stop the sink. A fatal load error (or retries exhausted) stops
 consuming at once, waits briefly for the other loads, commits only what is durable, records the error
@@ -20,6 +24,7 @@ consuming at once, waits briefly for the other loads, commits only what is durab
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import queue
@@ -36,7 +41,15 @@ from typing import Any
 from olapsink_worker.buffer import ROW_OVERHEAD, Batch, BatchKey, Buffers, FlushPolicy, TopicPartition
 from olapsink_worker.deadletter import DeadLetterQueue, DeadRecord
 from olapsink_worker.decode import Decoder
-from olapsink_worker.errors import ConfigError, FatalSinkError, RecordError
+from olapsink_worker.errors import ConfigError, ConfigProblem, FatalSinkError, RecordError
+from olapsink_worker.exactly_once import (
+    UNDECIDED_POLICIES,
+    Action,
+    CrashPoints,
+    TwoPhase,
+    decide,
+    undecided_action,
+)
 from olapsink_worker.health import Health
 from olapsink_worker.metrics import WorkerMetrics
 from olapsink_worker.offsets import OffsetTracker, decode_metadata
@@ -64,6 +77,9 @@ class EngineOptions:
     async_commit: bool = False
     #: A load whose announcing commit was not acknowledged within this time starts anyway.
     commit_gate_timeout: float = 10.0
+    #: Exactly-once: what to do with a precommitted range whose label the database forgot
+    #: (exactly_once.UNDECIDED_POLICIES; "fail" stops the sink and says how to decide).
+    undecided: str = "fail"
 
 
 @dataclass
@@ -81,6 +97,8 @@ class _Done:
     result: Any = None
     error: BaseException | None = None
     seconds: float = 0.0
+    #: Exactly-once: the load thread precommitted the batch; its commit waits for the record.
+    precommitted: bool = False
 
 
 class Engine:
@@ -103,6 +121,20 @@ class Engine:
     ) -> None:
         self.sink = sink
         self.options = options or EngineOptions()
+        self.exactly_once = str(getattr(sink.spec, "delivery_guarantee", "")) == "exactly_once"
+        if self.exactly_once:
+            # The precommit mark must be confirmed before the database commit: commits are synchronous.
+            self.options = dataclasses.replace(self.options, async_commit=False)
+        if self.options.undecided not in UNDECIDED_POLICIES:
+            raise ConfigError(
+                ConfigProblem(
+                    "OLAPSINK_EXACTLY_ONCE_UNDECIDED", f"must be one of {', '.join(UNDECIDED_POLICIES)}"
+                )
+            )
+        self.two_phase = TwoPhase(loader, retry_policy)
+        self.crash = CrashPoints.from_env()
+        # Exactly-once: precommitted batches whose mark is not yet committed to Kafka.
+        self._to_record: list[Batch] = []
         self.consumer = consumer
         self.loader = loader
         self.retry = retry_policy
@@ -355,10 +387,14 @@ class Engine:
             return
         batches, self._to_submit = self._to_submit, []
         for batch in batches:
-            self.tracker.pending(batch)
+            recorded = self.tracker.pending(batch)
+            if self.exactly_once:
+                batch.recorded_precommit = recorded
             self._pending_memory += batch.memory
         if self._commit(force=True, gate=batches):
             return  # the loads start when the commit is acknowledged (on_commit)
+        if self.exactly_once:
+            self.crash.reached("after_announce")
         self._start_all(batches)
 
     def _start_all(self, batches: list[Batch]) -> None:
@@ -378,26 +414,91 @@ class Engine:
         """Runs on a load thread; reports through the done queue, never raises."""
         started = time.monotonic()
         try:
+            if self.exactly_once:
+                result, precommitted = self._load_exactly_once(batch)
+                self._done.put(
+                    _Done(batch, result, seconds=time.monotonic() - started, precommitted=precommitted)
+                )
+                return
             result = self._load(batch)
             self._done.put(_Done(batch, result=result, seconds=time.monotonic() - started))
         except BaseException as exc:
             self._done.put(_Done(batch, error=exc, seconds=time.monotonic() - started))
 
-    def _load(self, batch: Batch) -> Any:
+    def _label(self, batch: Batch) -> str:
+        key = batch.key
+        return str(self.loader.label_for(key.table, [(key.topic, key.partition, batch.first, batch.last)]))
+
+    def _describe(self, batch: Batch, label: str) -> str:
+        key = batch.key
+        return f"load {label} ({batch.count} rows of {key.topic}[{key.partition}] {batch.first}-{batch.last})"
+
+    def _load_exactly_once(self, batch: Batch) -> tuple[Any, bool]:
+        """One exactly-once step of ``batch`` on a load thread: (result, True) when it was precommitted
+        and its commit must wait for the record; (result, False) when its rows are visible (or were all
+        dead-lettered: result None)."""
+        from olapsink_worker.load import LoadResult, RetriesExhaustedError
+
+        key = batch.key
+        label = self._label(batch)
+        describe = self._describe(batch, label)
+        try:
+            if batch.stage == "commit":
+                if self.two_phase.commit(key.table, label, describe):
+                    return batch.loaded, False
+                log.warning("%s: its transaction was aborted before the commit; loading it again", describe)
+            elif batch.recorded_precommit is not None:
+                action = self._settle_recorded(batch, label, describe)
+                log.info("%s was recorded precommitted: %s", describe, action.value)
+                if action is Action.SKIP:
+                    return LoadResult(label=label, status="VISIBLE", duplicate=True), False
+                if action is Action.COMMIT:
+                    if self.two_phase.commit(key.table, label, describe):
+                        return LoadResult(label=label, status="COMMITTED", duplicate=True), False
+                    log.warning("%s: aborted before the recovery could commit it; loading it again", describe)
+        except RetriesExhaustedError as exc:
+            raise FatalSinkError(
+                f"{describe}: gave up after {exc.attempts} attempts: {exc.last}", reason="LoadFailed"
+            ) from exc
+        batch.stage = "precommit"
+        result = self._load(batch, self.loader.precommit)
+        if result is None or result.duplicate:
+            return result, False  # all rows dead-lettered, or the label's rows are already visible
+        return result, True
+
+    def _settle_recorded(self, batch: Batch, label: str, describe: str) -> Action:
+        """What to do with a range a previous owner recorded as precommitted (exactly_once.decide)."""
+        from olapsink_worker.errors import RetryableLoadError
+
+        def ask() -> Action:
+            action = decide(self.loader.label_state(batch.key.table.database, label))
+            if action is Action.WAIT:
+                raise RetryableLoadError(f"{describe}: label {label} is still being written", delay=1.0)
+            return action
+
+        action: Action = self.retry.run(ask, describe=f"label state of {describe}")
+        if action is Action.UNDECIDABLE:
+            age = time.time() - float(batch.recorded_precommit or 0)
+            span = f"{batch.key.topic}[{batch.key.partition}] {batch.first}-{batch.last}"
+            action = undecided_action(self.options.undecided, label, batch.key.table, span, age)
+        return action
+
+    def _load(self, batch: Batch, attempt: Callable[..., Any] | None = None) -> Any:
+        """Load ``batch`` (``attempt`` is the loader call: ``load``, or ``precommit`` for exactly-once),
+        dead-lettering rejected rows when tolerated."""
         from olapsink_worker.load import RetriesExhaustedError, RowsRejectedError
 
         key = batch.key
-        label = self.loader.label_for(key.table, [(key.topic, key.partition, batch.first, batch.last)])
+        call = attempt or self.loader.load
+        label = self._label(batch)
         rows: list[bytes] = batch.rows
-        describe = (
-            f"load {label} ({len(rows)} rows of {key.topic}[{key.partition}] {batch.first}-{batch.last})"
-        )
+        describe = self._describe(batch, label)
         while True:
             body = self.loader.frame(rows)
             count = len(rows)
             try:
                 result = self.retry.run(
-                    lambda body=body, count=count: self.loader.load(key.table, body, label, count),
+                    lambda body=body, count=count: call(key.table, body, label, count),
                     describe=describe,
                 )
             except RetriesExhaustedError as exc:
@@ -472,9 +573,11 @@ class Engine:
             try:
                 done = self._done.get(timeout=block) if block else self._done.get_nowait()
             except queue.Empty:
-                return
+                break
             block = 0.0
             batch = done.batch
+            if done.precommitted and done.error is None and self._precommitted(batch, done.result):
+                continue
             self._inflight.pop(batch.key, None)
             self._pending_memory -= batch.memory
             table = str(batch.key.table)
@@ -504,11 +607,49 @@ class Engine:
                     )
                 log.debug("loaded %s: %d rows into %s (%s)", result.label, batch.count, table, status)
             batch.rows = []  # release the memory now, the tracker keeps only the range
+            if self.exactly_once:
+                self.crash.reached("after_commit")
+                self._last_commit = float("-inf")  # move the offset past it at once: shorter recoveries
             waiting = self._waiting.get(batch.key)
             if waiting and self.fatal is None:
                 self._start(waiting.popleft())
                 if not waiting:
                     del self._waiting[batch.key]
+        self._record_precommits()
+
+    def _precommitted(self, batch: Batch, result: Any) -> bool:
+        """A load thread precommitted ``batch``: queue its mark for the next synchronous commit (True),
+        or leave the transaction to whoever settles the partition next (False: revoked, or stopping)."""
+        if self.fatal is not None or batch.key.tp not in self._assigned:
+            log.warning(
+                "%s stays precommitted: the partition's next owner (or the restart) settles it",
+                self._describe(batch, self._label(batch)),
+            )
+            return False
+        self.crash.reached("after_precommit")
+        batch.loaded = result
+        batch.stage = "commit"
+        self.tracker.precommitted(batch, int(time.time()))
+        self._to_record.append(batch)
+        return True
+
+    def _record_precommits(self) -> None:
+        """Commit the precommit marks synchronously, then let the transactions be committed. Until
+        Kafka has the mark no transaction is committed: recovery must know that it may have been."""
+        if not self._to_record:
+            return
+        batches, self._to_record = self._to_record, []
+        if self.fatal is not None:
+            for batch in batches:  # left precommitted: the restart settles them
+                self._inflight.pop(batch.key, None)
+                self._pending_memory -= batch.memory
+            return
+        if not self._commit(force=True, only={b.key.tp for b in batches}, sync=True):
+            self._to_record = batches  # try again at the next turn; the transactions wait meanwhile
+            return
+        self.crash.reached("after_record")
+        for batch in batches:
+            self._pool.submit(self._load_task, batch)
 
     def _set_fatal(self, exc: BaseException) -> None:
         if self.fatal is not None:
@@ -541,10 +682,16 @@ class Engine:
         return self.options.async_commit and not self._draining
 
     def _commit(
-        self, *, force: bool, only: set[TopicPartition] | None = None, gate: list[Batch] | None = None
+        self,
+        *,
+        force: bool,
+        only: set[TopicPartition] | None = None,
+        gate: list[Batch] | None = None,
+        sync: bool = False,
     ) -> bool:
         """Commit every partition whose (offset, metadata) changed. True when an asynchronous commit was
-        sent with ``gate``: those batches start on its acknowledgement."""
+        sent with ``gate``: those batches start on its acknowledgement. With ``sync``: True when the
+        commit was made (or nothing had changed)."""
         now = self.clock()
         if not force and now - self._last_commit < self.options.commit_interval:
             return False
@@ -557,7 +704,7 @@ class Engine:
                 points.append((tp, point))
         self._last_commit = now
         if not points:
-            return False
+            return sync
         try:
             if self.dead_letters.pending:
                 self.dead_letters.flush()
@@ -565,7 +712,7 @@ class Engine:
             self._set_fatal(exc)
             return False
         offsets = [self._tp(t, p, offset, metadata=meta) for (t, p), (offset, meta) in points]
-        asynchronous = self._async()
+        asynchronous = self._async() and not sync
         try:
             self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
         except Exception as exc:  # KafkaException: rebalance in progress, coordinator moved, ...
@@ -581,7 +728,7 @@ class Engine:
         else:
             self.metrics.commits.labels("ok").inc()
         self._mark_committed(points)
-        return asynchronous and gate is not None
+        return sync or (asynchronous and gate is not None)
 
     def on_commit(self, err: Any, partitions: list[Any]) -> None:
         """librdkafka's commit callback (``on_commit``): an async commit was answered; start the loads
@@ -661,7 +808,9 @@ class Engine:
         self._release_all_gates()
         if self.fatal is None:
             self._to_submit.extend(
-                self.buffers.cut_partitions(tps if tps is not None else self.buffers.partitions())
+                self.buffers.cut_partitions(
+                    tps if tps is not None else self.buffers.partitions(), keep_replay=self.exactly_once
+                )
             )
             self._launch()
 
@@ -690,8 +839,10 @@ class Engine:
             for c in committed:
                 tp = (c.topic, c.partition)
                 meta = getattr(c, "metadata", None) or ""
-                self.tracker.assign(tp, c.offset if c.offset >= 0 else None, meta)
                 plan = decode_metadata(meta)
+                self.tracker.assign(
+                    tp, c.offset if c.offset >= 0 else None, meta, plan=plan if self.exactly_once else None
+                )
                 if not plan.empty:
                     log.info("partition %s[%d]: replaying recorded batches %s", tp[0], tp[1], plan)
                     self.buffers.plan_partition(tp, plan.ranges, plan.done)
@@ -726,6 +877,10 @@ class Engine:
             for batch in self._waiting.pop(key):
                 self._pending_memory -= batch.memory
         self._to_submit = [b for b in self._to_submit if b.key.tp not in tps]
+        for batch in [b for b in self._to_record if b.key.tp in tps]:
+            self._inflight.pop(batch.key, None)  # precommitted, not committed: the next owner settles it
+            self._pending_memory -= batch.memory
+        self._to_record = [b for b in self._to_record if b.key.tp not in tps]
         for tp in tps:
             self.tracker.forget(tp)
             self._hi_offsets.pop(tp, None)

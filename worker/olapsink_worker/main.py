@@ -242,7 +242,12 @@ def run(args: argparse.Namespace, status_file: str | None) -> int:
             stopped.wait()
             return 0
         options = EngineOptions(
-            load_threads=max(1, args.load_threads), drain_timeout=args.drain_timeout, status_file=status_file
+            load_threads=max(1, args.load_threads),
+            drain_timeout=args.drain_timeout,
+            status_file=status_file,
+            # Exactly-once: how to settle a precommitted range whose label the database forgot (after a
+            # person checked the table; see docs/exactly-once.md). Default: stop and ask.
+            undecided=os.environ.get("OLAPSINK_EXACTLY_ONCE_UNDECIDED", "fail"),
         )
         worker = Worker(sink, database_password(sink), metrics=metrics, health=health, options=options)
         workers.append(worker)

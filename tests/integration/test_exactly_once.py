@@ -1,0 +1,175 @@
+"""deliveryGuarantee: exactly_once against real Kafka and the emulator: workers killed at every step of the
+protocol (docs/exactly-once.md), and at random instants, then a clean run; every record is in the
+DUPLICATE-key table exactly once (a duplicate would show as a second row with the same id)."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.worker.harness import ProcessWorker, ThreadWorker, committed, produce_spread, sink_doc, wait_for
+
+pytestmark = pytest.mark.integration
+
+COLUMNS = {"id": "BIGINT", "p": "INT", "payload": "VARCHAR(64)"}
+
+
+def _setup(emu: Any, broker: Any, partitions: int, total: int, **spec: Any) -> tuple[dict[str, Any], str]:
+    db = emu.create_database("eos")
+    emu.create_table(db, "tbl", "DUPLICATE", COLUMNS, key=["id"])
+    topic = f"eos{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, partitions)
+    per = total // partitions
+    produce_spread(
+        broker,
+        topic,
+        {
+            p: [json.dumps({"id": p * per + i, "p": p, "payload": "x" * 20}).encode() for i in range(per)]
+            for p in range(partitions)
+        },
+    )
+    doc = sink_doc(
+        emu,
+        broker,
+        db,
+        [topic],
+        {topic: "tbl"},
+        **{
+            "deliveryGuarantee": "exactly_once",
+            "buffer": {"records": 700, "flushIntervalMs": 300},
+            "errors": {"maxRetries": 100, "retryIntervalMs": 300},
+            **spec,
+        },
+    )
+    # A restarted worker takes over its predecessor's membership at once instead of waiting for the
+    # killed one's session to time out.
+    doc["spec"]["kafka"]["properties"] = {"group.instance.id": "eos-worker", "session.timeout.ms": "10000"}
+    return doc, db
+
+
+def _counts(emu: Any, db: str) -> tuple[int, int]:
+    rows = emu.query(f"SELECT COUNT(*), COUNT(DISTINCT id) FROM `{db}`.`tbl`")
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def _finish(emu: Any, broker: Any, doc: dict[str, Any], db: str, partitions: int, total: int) -> None:
+    """A clean run to the end; then every record is in the table once and all offsets are committed."""
+    group = doc["spec"]["kafka"]["groupId"]
+    topic = doc["spec"]["kafka"]["topics"][0]
+    with ThreadWorker(doc, emu.password):
+        wait_for(
+            lambda: sum(committed(broker, group, topic, partitions) or [0]) >= total,
+            120,
+            interval=0.5,
+            what=f"offsets committed up to {total}",
+        )
+    assert _counts(emu, db) == (total, total)
+
+
+def _crash_run(doc: dict[str, Any], emu: Any, tmp_path: Any, tag: str, crash_at: str) -> str:
+    worker = ProcessWorker(doc, emu.password, tmp_path, tag=tag)
+    worker.env["OLAPSINK_TEST_CRASH_AT"] = crash_at
+    worker.start()
+    try:
+        code = worker.wait(90)
+    finally:
+        worker.kill()
+    assert code == 137, worker.output()[-3000:]
+    return worker.output()
+
+
+def test_kill_at_every_protocol_step_loads_each_record_once(any_emulator, kafka_broker, tmp_path):
+    emu, partitions, total = any_emulator, 2, 12000
+    doc, db = _setup(emu, kafka_broker, partitions, total, buffer={"records": 500, "flushIntervalMs": 300})
+    points = ["after_announce", "after_precommit", "after_record", "after_commit", "after_precommit"]
+    outputs = [_crash_run(doc, emu, tmp_path, f"run{i}", f"{point}:2") for i, point in enumerate(points)]
+    for point, out in zip(points, outputs, strict=True):
+        assert f"exiting at {point}" in out
+    # The run after the kill between the precommit mark and the commit found the marked ranges and
+    # committed them (their transactions were still precommitted).
+    assert "was recorded precommitted: commit" in outputs[3]
+    loaded, distinct = _counts(emu, db)
+    assert 0 < loaded == distinct < total
+    _finish(emu, kafka_broker, doc, db, partitions, total)
+
+
+def test_precommit_expired_while_worker_was_down_is_reloaded(any_emulator, kafka_broker, tmp_path):
+    emu, partitions, total = any_emulator, 2, 3000
+    doc, db = _setup(emu, kafka_broker, partitions, total)
+    _crash_run(doc, emu, tmp_path, "first", "after_record:1")
+    states = {t["state"] for t in emu.txns(db=db)}
+    assert states & {"PRECOMMITTED", "PREPARED"}, states
+    # Down longer than the precommit (prepared) timeout: the database aborts the transaction.
+    emu.advance_clock(100_000)
+    assert not {t["state"] for t in emu.txns(db=db)} & {"PRECOMMITTED", "PREPARED"}
+    assert _counts(emu, db) == (0, 0)
+    _finish(emu, kafka_broker, doc, db, partitions, total)
+
+
+def test_database_down_past_the_precommit_timeout_while_committing(any_emulator, kafka_broker):
+    """The worker keeps running: its commit fails while every FE is down, the transaction expires, and
+    when the database is back the worker finds it aborted and loads the range again."""
+    emu, partitions, total = any_emulator, 1, 1400
+    doc, db = _setup(emu, kafka_broker, partitions, total)
+    fault_op = "2pc" if emu.flavor == "doris" else "commit"
+    emu.inject_fault("http_503", times=None, op=fault_op, db=db)
+    group = doc["spec"]["kafka"]["groupId"]
+    topic = doc["spec"]["kafka"]["topics"][0]
+    with ThreadWorker(doc, emu.password):
+        wait_for(
+            lambda: {t["state"] for t in emu.txns(db=db)} & {"PRECOMMITTED", "PREPARED"},
+            60,
+            what="a precommitted transaction",
+        )
+        time.sleep(1.0)  # a few failed commits
+        emu.advance_clock(100_000)  # the outage outlasts the precommit timeout
+        assert "ABORTED" in {t["state"] for t in emu.txns(db=db)}
+        emu.clear_faults()
+        wait_for(
+            lambda: sum(committed(kafka_broker, group, topic, partitions) or [0]) >= total,
+            120,
+            interval=0.5,
+            what="all committed",
+        )
+    assert _counts(emu, db) == (total, total)
+
+
+def _random_kills(
+    emu: Any, broker: Any, tmp_path: Any, *, total: int, partitions: int, kills: int, seed: int
+) -> None:
+    rng = random.Random(seed)
+    doc, db = _setup(emu, broker, partitions, total, buffer={"records": 2000, "flushIntervalMs": 300})
+    hooks = 0
+    for i in range(kills):
+        worker = ProcessWorker(doc, emu.password, tmp_path, tag=f"k{i}")
+        if i % 3 == 1:  # every third run dies exactly between precommit and commit
+            worker.env["OLAPSINK_TEST_CRASH_AT"] = f"after_precommit:{rng.randint(1, 4)}"
+            hooks += 1
+        worker.start()
+        try:
+            wait_for(lambda w=worker: "assigned" in w.output(), 60, what="the worker joined")
+            deadline = time.monotonic() + rng.uniform(0.3, 3.0)
+            while time.monotonic() < deadline and worker.proc is not None and worker.proc.poll() is None:
+                time.sleep(0.05)
+            if worker.proc is not None and worker.proc.poll() is None:
+                worker.signal(signal.SIGKILL)
+            worker.wait(30)
+        finally:
+            worker.kill()
+    assert hooks >= kills // 3
+    _finish(emu, broker, doc, db, partitions, total)
+
+
+def test_random_kills_load_each_record_once(any_emulator, kafka_broker, tmp_path):
+    _random_kills(any_emulator, kafka_broker, tmp_path, total=8000, partitions=2, kills=4, seed=7)
+
+
+@pytest.mark.slow
+def test_many_random_kills_over_100k_records_load_each_record_once(any_emulator, kafka_broker, tmp_path):
+    _random_kills(any_emulator, kafka_broker, tmp_path, total=100_000, partitions=4, kills=24, seed=11)
