@@ -273,6 +273,30 @@ def _leaf_converter(
     return None
 
 
+DEBEZIUM_SCALAR_TYPES = frozenset(
+    "io.debezium.time." + n
+    for n in (
+        "Date",
+        "Time",
+        "MicroTime",
+        "NanoTime",
+        "Timestamp",
+        "MicroTimestamp",
+        "NanoTimestamp",
+        "ZonedTimestamp",
+        "ZonedTime",
+    )
+)
+
+
+def debezium_scalar_converter(name: str, zone: dt.tzinfo) -> Converter | None:
+    """The converter for a Debezium time type named by ``connect.name`` in another format's schema
+    (Avro), whose value is the same int or string as in JSON; None for any other name."""
+    if name not in DEBEZIUM_SCALAR_TYPES:
+        return None
+    return _leaf_converter({"name": name}, zone)
+
+
 def compile_struct(
     schema: Mapping[str, Any],
     zone: dt.tzinfo | None = None,

@@ -115,7 +115,7 @@ class Decoder:
         if value_format in SCHEMA_FORMATS:
             from olapsink_worker.formats import value_decoder
 
-            row_decoder = value_decoder(spec.converter)
+            row_decoder = value_decoder(spec.converter, time_zone=str(spec.time_zone))
         transform = spec.converter.time_millis_to_string
         return cls(
             time_millis_format=None if transform is None else str(transform.format),
@@ -151,7 +151,8 @@ class Decoder:
             return value
         if self._row_decoder is not None:
             self._key_value = value  # its key is read only when asked for
-            return self._row_decoder(value, topic)
+            row = self._row_decoder(value, topic)
+            return self._event_row(row, None, None) if self.debezium else row
         if self.value_format == "json" and not self.debezium:
             return self._time_fields_row(value)
         if self.debezium:
@@ -284,6 +285,10 @@ class Decoder:
             envelope: bool | None = None if self._key is None else self._key in self._envelope_keys
         else:
             conv, raw, envelope = None, value, None
+        return self._event_row(raw, conv, envelope)
+
+    def _event_row(self, raw: Any, conv: Converter | None, envelope: bool | None) -> bytes | None:
+        """One change event (JSON) → its row with the delete marker. ``envelope`` None: tell by the keys."""
         try:
             event = self._any.decode(raw)
         except msgspec.DecodeError as exc:

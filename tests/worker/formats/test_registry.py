@@ -105,13 +105,22 @@ def test_schema_files_for_their_topics_registry_for_the_rest(schema_registry, se
     assert json.loads(decoder(framed, "framed"))["id"] == 2
 
 
-def test_debezium_mode_with_avro_is_a_config_error(tmp_path):
+def test_debezium_mode_with_protobuf_is_a_config_error(schema_registry, secrets):
+    conv = _converter(
+        valueFormat="protobuf", mode="debezium_ingestion", schemaRegistry={"url": schema_registry.url}
+    )
+    with pytest.raises(ConfigError) as err:
+        value_decoder(conv, secrets)
+    assert err.value.problems[0].path == "spec.converter.mode"
+
+
+def test_debezium_mode_with_avro_files_reads_them(tmp_path):
+    schema = {"type": "record", "name": "r", "fields": [{"name": "id", "type": "int"}]}
+    (tmp_path / "x.avsc").write_text(json.dumps(schema))
     conv = _converter(
         valueFormat="avro", avroSchemaFiles={"t": str(tmp_path / "x.avsc")}, mode="debezium_ingestion"
     )
-    with pytest.raises(ConfigError) as err:
-        value_decoder(conv)
-    assert err.value.problems[0].path == "spec.converter.mode"
+    assert json.loads(value_decoder(conv)(b"\x06", "t")) == {"id": 3}
 
 
 def _self_signed(directory):

@@ -15,6 +15,7 @@ logical type, bytes, fixed or a nested record are touched, the rest go to the en
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from collections.abc import Callable, Mapping
@@ -39,7 +40,9 @@ RowDecoder = Callable[[bytes, "str | None"], bytes]
 class AvroRecordSchema:
     """A record schema ready to read values with, and the plan that turns what it reads into a row."""
 
-    def __init__(self, schema: Any, named: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, schema: Any, named: dict[str, Any] | None = None, debezium_zone: dt.tzinfo | None = None
+    ) -> None:
         references = bool(named)
         original = fastavro.parse_schema(schema, named_schemas=named)
         if not isinstance(original, dict) or original.get("type") != "record":
@@ -57,7 +60,7 @@ class AvroRecordSchema:
             self._convert = _plain_fields(fields) if fields else None
         else:
             self.parsed = fastavro.parse_schema(strip_logical(schema))
-            self._convert = record_converter(original)
+            self._convert = record_converter(original, debezium_zone)
 
     def row(self, payload: bytes | memoryview) -> bytes:
         """The JSON row for one Avro-encoded record; RecordError when it does not decode."""
@@ -79,7 +82,7 @@ class AvroRecordSchema:
             if self._convert is not None:
                 self._convert(record)
             return _encode(record)
-        except (TypeError, ValueError, OverflowError) as exc:
+        except (TypeError, ValueError, OverflowError, KeyError) as exc:
             raise RecordError(f"Avro record {self.name} has a value with no row form: {exc}") from exc
 
 
@@ -94,8 +97,9 @@ def _plain_fields(fields: list[str]) -> Callable[[dict[str, Any]], Any]:
 class AvroRegistryDecoder:
     """Confluent-framed Avro values, writer schemas from the registry by id."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, debezium_zone: dt.tzinfo | None = None) -> None:
         self._client = client
+        self._zone = debezium_zone
         self._schemas: SchemaCache[AvroRecordSchema] = SchemaCache(self._compile, "Avro")
 
     def _compile(self, schema_id: int) -> AvroRecordSchema:
@@ -107,7 +111,7 @@ class AvroRegistryDecoder:
         named: dict[str, Any] = {}
         for ref in schema.references or []:
             _add_reference(self._client, ref, named, set())
-        return AvroRecordSchema(json.loads(schema.schema_str), named)
+        return AvroRecordSchema(json.loads(schema.schema_str), named, self._zone)
 
     def __call__(self, value: bytes, topic: str | None = None) -> bytes:
         schema_id, payload = split_frame(value)
@@ -154,7 +158,9 @@ class AvroFileDecoder:
 
 
 def load_schema_files(
-    files: Mapping[str, str], field: str = "spec.converter.avroSchemaFiles"
+    files: Mapping[str, str],
+    field: str = "spec.converter.avroSchemaFiles",
+    debezium_zone: dt.tzinfo | None = None,
 ) -> AvroFileDecoder:
     """Read and parse every ``topic → .avsc path``; a missing or invalid file is a ConfigError naming it."""
     schemas: dict[str, AvroRecordSchema] = {}
@@ -168,7 +174,7 @@ def load_schema_files(
             problems.append(ConfigProblem(where, problem))
             continue
         try:
-            schemas[topic] = AvroRecordSchema(json.loads(text))
+            schemas[topic] = AvroRecordSchema(json.loads(text), debezium_zone=debezium_zone)
         except (ValueError, TypeError, KeyError, SchemaParseException) as exc:
             problems.append(ConfigProblem(where, f"{path} is not a usable Avro schema: {exc}"))
     if problems:

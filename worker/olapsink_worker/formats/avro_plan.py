@@ -13,11 +13,21 @@ branch it came from. ``needs_objects`` tells the caller to keep fastavro's objec
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from olapsink_worker.connect_types import date_from_days, datetime_from_micros, time_from_micros
+from olapsink_worker.connect_types import (
+    GEOMETRY_PREFIX,
+    SchemaError,
+    date_from_days,
+    datetime_from_micros,
+    debezium_scalar_converter,
+    time_from_micros,
+)
+from olapsink_worker.wkb import WkbError, geometry_from_wkb
 
 Convert = Callable[[Any], Any]
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "string"})
@@ -55,11 +65,36 @@ _LOGICAL: dict[str, Callable[[Mapping[str, Any]], Convert]] = {
 }
 
 
+def _variable_scale_decimal(record: dict[str, Any]) -> decimal.Decimal:
+    return decimal.Decimal(int.from_bytes(record["value"], "big", signed=True)).scaleb(-int(record["scale"]))
+
+
+def _geometry(record: dict[str, Any]) -> str:
+    try:
+        geometry = geometry_from_wkb(bytes(record["wkb"]), record.get("srid"))
+    except WkbError as exc:
+        raise SchemaError(f"geometry wkb is not a well-known-binary geometry: {exc}") from exc
+    return json.dumps(geometry, separators=(",", ":"), allow_nan=False)
+
+
 class _Compiler:
-    def __init__(self, names: Mapping[str, Any]) -> None:
+    def __init__(self, names: Mapping[str, Any], debezium_zone: dt.tzinfo | None = None) -> None:
         self.names = names
         self.records: dict[str, Convert | None] = {}
         self.done: set[str] = set()
+        # Debezium mode: its types, named by connect.name (AvroConverter keeps no logical type for them),
+        # convert as in a JSON envelope.
+        self.zone = debezium_zone
+
+    def debezium(self, schema: Mapping[str, Any]) -> Convert | None:
+        name = schema.get("connect.name")
+        if self.zone is None or not isinstance(name, str):
+            return None
+        if name == "io.debezium.data.VariableScaleDecimal":
+            return _variable_scale_decimal
+        if name.startswith(GEOMETRY_PREFIX):
+            return _geometry
+        return debezium_scalar_converter(name, self.zone)
 
     def convert(self, schema: Any) -> Convert | None:
         """The converter for raw values of this (fastavro-parsed) schema; None when none is needed."""
@@ -73,6 +108,9 @@ class _Compiler:
             branches = [b for b in schema if b != "null"]
             # Only one non-null branch here (needs_objects refused the rest); None skips the converter.
             return self.convert(branches[0]) if len(branches) == 1 else None
+        special = self.debezium(schema)
+        if special is not None:
+            return special
         logical = schema.get("logicalType")
         if logical in _LOGICAL and not (logical == "date" and schema.get("type") != "int"):
             return _LOGICAL[logical](schema)
@@ -127,10 +165,11 @@ def _late(records: Mapping[str, Convert | None], name: str) -> Convert:
     return convert
 
 
-def record_converter(parsed: Mapping[str, Any]) -> Convert | None:
+def record_converter(parsed: Mapping[str, Any], debezium_zone: dt.tzinfo | None = None) -> Convert | None:
     """For a fastavro-parsed record schema: a function converting, in place, the dict read with the
-    logical types stripped; None when no field needs converting."""
-    return _Compiler(parsed.get("__named_schemas") or {}).record(parsed)
+    logical types stripped; None when no field needs converting. ``debezium_zone``: convert Debezium
+    types (by ``connect.name``) too, zoned ones to that zone."""
+    return _Compiler(parsed.get("__named_schemas") or {}, debezium_zone).record(parsed)
 
 
 def needs_objects(schema: Any, names: Mapping[str, Any], seen: frozenset[str] = frozenset()) -> bool:

@@ -3,8 +3,9 @@
 The mapping follows what the Avro row decoder (``formats.values.plain``) writes for each type, so that the
 column fits the value: Avro logical types become the Connect/Debezium names whose text they share
 (``date`` → Connect Date, ``timestamp-micros`` → MicroTimestamp, ``decimal`` → Connect Decimal with its
-precision). ``connect.name`` annotations are not used for types: the decoder does not convert by them,
-so a Debezium ``MicroTimestamp`` carried as a plain ``long`` is a BIGINT here, as its value is a number.
+precision). ``connect.name`` annotations are used only in ``debezium_ingestion`` mode, where the decoder
+converts Debezium's types by them; otherwise a ``MicroTimestamp`` carried as a plain ``long`` is a BIGINT
+here, as its value is a number.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _PRIMITIVES = {
     "bytes": "bytes",
     "string": "string",
 }
+_CONNECT_KINDS = {**_PRIMITIVES, "record": "struct", "enum": "string", "fixed": "bytes"}
 _LOGICAL = {
     "date": _CONNECT + "Date",
     "time-millis": _CONNECT + "Time",
@@ -38,17 +40,23 @@ _LOGICAL = {
 }
 
 
-def avro_fields(record: Mapping[str, Any], named: Mapping[str, Any] | None = None) -> list[Field]:
+def avro_fields(
+    record: Mapping[str, Any], named: Mapping[str, Any] | None = None, *, debezium: bool = False
+) -> list[Field]:
     """The fields of an Avro record schema (parsed or plain JSON), each as a Connect-style field schema.
 
     ``named`` resolves references to named types defined elsewhere (fastavro's ``__named_schemas``).
+    ``debezium``: a change-event envelope gives its ``after`` record's fields, and Debezium types named by
+    ``connect.name`` keep that name (the decoder converts them in that mode).
     """
     names = dict(named or {})
     names.update(record.get("__named_schemas") or {})
     _collect_named(record, names, record.get("namespace"))
+    if debezium:
+        record = _after_record(record, names) or record
     out: list[Field] = []
     for field in record.get("fields") or []:
-        schema = _connect(field["type"], names, set())
+        schema = _connect(field["type"], names, set(), debezium)
         schema["field"] = field["name"]
         if field.get("doc"):
             schema["doc"] = field["doc"]
@@ -81,11 +89,22 @@ def _collect_named(avro: Any, names: dict[str, Any], namespace: Any) -> None:
         _collect_named(kind, names, namespace)
 
 
-def _connect(avro: Any, names: dict[str, Any], seen: set[str]) -> dict[str, Any]:
+def _after_record(envelope: Mapping[str, Any], names: dict[str, Any]) -> Mapping[str, Any] | None:
+    for field in envelope.get("fields") or []:
+        if isinstance(field, Mapping) and field.get("name") == "after":
+            kind = field.get("type")
+            for branch in kind if isinstance(kind, list) else [kind]:
+                branch = names.get(branch, branch) if isinstance(branch, str) else branch
+                if isinstance(branch, Mapping) and branch.get("type") in ("record", "error"):
+                    return branch
+    return None
+
+
+def _connect(avro: Any, names: dict[str, Any], seen: set[str], debezium: bool = False) -> dict[str, Any]:
     if isinstance(avro, list):
         branches = [b for b in avro if b != "null"]
         if len(branches) == 1:
-            return {**_connect(branches[0], names, seen), "optional": True}
+            return {**_connect(branches[0], names, seen, debezium), "optional": True}
         # A union of several types: the value is whichever branch was written; text holds them all.
         return {"type": "string", "optional": True}
     if isinstance(avro, str):
@@ -93,10 +112,16 @@ def _connect(avro: Any, names: dict[str, Any], seen: set[str]) -> dict[str, Any]
             return {"type": _PRIMITIVES[avro]}
         if avro in seen or avro not in names:
             return {"type": "struct"}  # a recursive or unknown reference: a nested object
-        return _connect(names[avro], names, seen | {avro})
+        return _connect(names[avro], names, seen | {avro}, debezium)
     if not isinstance(avro, Mapping):
         return {"type": "string"}
     kind = avro.get("type")
+    connect_name = avro.get("connect.name")
+    if debezium and isinstance(connect_name, str) and connect_name.startswith("io.debezium."):
+        schema: dict[str, Any] = {"type": _CONNECT_KINDS.get(str(kind), "struct"), "name": connect_name}
+        if isinstance(avro.get("connect.parameters"), Mapping):
+            schema["parameters"] = dict(avro["connect.parameters"])
+        return schema
     logical = avro.get("logicalType")
     if logical == "decimal":
         params = {"scale": str(avro.get("scale", 0))}

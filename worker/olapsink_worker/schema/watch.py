@@ -72,8 +72,9 @@ class JsonEnvelopeSchemas:
 class AvroRegistrySchemas:
     """Confluent-framed Avro values; writer schemas from the registry (``client.get_schema(id)``)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, debezium: bool = False) -> None:
         self._client = client
+        self._debezium = debezium
 
     def key(self, value: bytes) -> int | None:
         return avro_schema_key(value)  # None when not framed: the decoder reports it
@@ -95,7 +96,7 @@ class AvroRegistrySchemas:
             ) from exc
         if not isinstance(parsed, dict) or parsed.get("type") != "record":
             return None
-        return avro_fields(parsed, named)
+        return avro_fields(parsed, named, debezium=self._debezium)
 
     def _add_reference(self, ref: Any, named: dict[str, Any], seen: set[tuple[str, int]]) -> None:
         if (ref.subject, ref.version) in seen:
@@ -197,17 +198,21 @@ def watch_for_sink(sink: Any, password: str) -> SchemaWatch | None:
     spec = sink.spec
     value_format = str(spec.converter.value_format)
     registry = spec.converter.schema_registry
+    debezium = str(spec.converter.mode) == "debezium_ingestion"
     if value_format == "json_with_schema":
         source: SchemaSource = JsonEnvelopeSchemas()
     elif value_format in ("avro", "protobuf") and registry.url:
         from olapsink_worker.formats.registry import registry_client
 
         client = registry_client(registry)
-        source = AvroRegistrySchemas(client) if value_format == "avro" else ProtobufRegistrySchemas(client)
+        source = (
+            AvroRegistrySchemas(client, debezium=debezium)
+            if value_format == "avro"
+            else ProtobufRegistrySchemas(client)
+        )
     else:
         return None
     basic = str(spec.schema_evolution) == "basic"
-    debezium = str(spec.converter.mode) == "debezium_ingestion"
     if not basic and not debezium:
         return None
     if sink.flavor == "starrocks" and spec.starrocks.query_port is None:
