@@ -13,7 +13,10 @@ one started from the dev stack), then measures on the same data:
   i.e. durable, not merely read.
 
 Cases: ``passthrough-1p`` / ``passthrough-64p``: ~200-byte JSON values passed through; ``envelope-1p``:
-JsonConverter schema envelopes with Date/Timestamp/Decimal fields, converted per record. Reports
+JsonConverter schema envelopes with Date/Timestamp/Decimal fields, converted per record;
+``exactly-once-1p`` / ``exactly-once-8p``: the passthrough data with ``deliveryGuarantee: exactly_once``
+(precommit, synchronous precommit mark, commit per batch; compare with ``passthrough-1p`` and
+``at-least-once-8p``, the same data on 8 partitions at-least-once). Reports
 records/s, MB/s (value bytes), peak RSS (VmHWM), CPU seconds, and the worker/bare ratio. Prints a table
 and writes bench/results/worker.json. Bodies are not compressed (compression: none) so that the numbers
 are the worker's, not zlib's; the memory budget is the spec default (256 MiB).
@@ -224,7 +227,14 @@ def metric(text: str, name: str) -> float:
 
 
 def run_worker(
-    bootstrap: str, fe_url: str, topic: str, total: int, value_format: str, workdir: Path, emulator_pid: int
+    bootstrap: str,
+    fe_url: str,
+    topic: str,
+    total: int,
+    value_format: str,
+    workdir: Path,
+    emulator_pid: int,
+    guarantee: str = "at_least_once",
 ) -> dict[str, Any]:
     host, port = fe_url.split("//", 1)[1].rsplit(":", 1)
     doc = {
@@ -238,6 +248,7 @@ def run_worker(
             "buffer": {"flushIntervalMs": 1000, "memoryBudgetBytes": BUDGET},
             "load": {"compression": "none"},
             "converter": {"valueFormat": value_format},
+            "deliveryGuarantee": guarantee,
         },
     }
     cfg = workdir / f"{topic}.yaml"
@@ -322,10 +333,14 @@ def run_worker(
     return {"seconds": t1 - t0, "records": total, "rss_mb": rss, "cpu_s": cpu, "emulator_cpu_s": emulator_cpu}
 
 
+#: name -> (value format, partitions, delivery guarantee)
 CASES = {
-    "passthrough-1p": ("json", 1),
-    "passthrough-64p": ("json", 64),
-    "envelope-1p": ("json_with_schema", 1),
+    "passthrough-1p": ("json", 1, "at_least_once"),
+    "passthrough-64p": ("json", 64, "at_least_once"),
+    "envelope-1p": ("json_with_schema", 1, "at_least_once"),
+    "exactly-once-1p": ("json", 1, "exactly_once"),
+    "at-least-once-8p": ("json", 8, "at_least_once"),
+    "exactly-once-8p": ("json", 8, "exactly_once"),
 }
 
 
@@ -347,16 +362,19 @@ def main() -> None:
     try:
         passthrough = make_rows(args.records)
         for name in args.cases.split(","):
-            value_format, partitions = CASES[name]
+            value_format, partitions, guarantee = CASES[name]
             values = passthrough if value_format == "json" else envelope_rows(args.envelope_records)
             topic = f"bench_{name.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
             produce(bootstrap, topic, partitions, values)
             total = len(values)
             nbytes = sum(map(len, values))
             bare = run_bare(bootstrap, topic, total)
-            worker = run_worker(bootstrap, fe_url, topic, total, value_format, workdir, emulator.pid)
+            worker = run_worker(
+                bootstrap, fe_url, topic, total, value_format, workdir, emulator.pid, guarantee
+            )
             row = {
                 "case": name,
+                "guarantee": guarantee,
                 "records": total,
                 "value_bytes_avg": nbytes / total,
                 "bare_records_s": total / bare["seconds"],
