@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--systems", default=",".join(SYSTEMS))
     p.add_argument("--parallel", default=f"1,{os.cpu_count() or 1}")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "peers.json")
+    p.add_argument(
+        "--update", action="store_true", help="keep the results already in --out that this run does not redo"
+    )
     p.add_argument("--workdir", type=Path, default=None, help="keep logs and configs here")
     args = p.parse_args(argv)
     chosen_cases = [cases.case(c).name for c in args.cases.split(",")]
@@ -203,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         kafka = stack.enter_context(running_kafka(work))
         mariadb = stack.enter_context(running_mariadb(work))
         emulators = {
-            f: stack.enter_context(running_emulator(f, None)) for f in sorted({flavor_of(s) for s in systems})
+            f: stack.enter_context(running_emulator(f, mariadb, count_only=True))
+            for f in sorted({flavor_of(s) for s in systems})
         }
         for case in chosen_cases:
             values = list(cases.values(case, args.records or DEFAULT_RECORDS[case]))
@@ -235,13 +239,16 @@ def main(argv: list[str] | None = None) -> int:
                         file=sys.stderr,
                         flush=True,
                     )
-    doc = {
-        "command": "python -m bench.peers " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": machine(),
-        "partitions": partitions,
-        "results": [r.as_dict() for r in results],
-        "failures": failures,
-    }
+    command = "python -m bench.peers " + " ".join(argv if argv is not None else sys.argv[1:])
+    doc: dict[str, Any] = {"commands": [command], "machine": machine(), "partitions": partitions}
+    rows = [r.as_dict() for r in results]
+    if args.update and args.out.exists():
+        old = json.loads(args.out.read_text())
+        redone = {(r["system"], r["case"], r["parallel"]) for r in rows}
+        rows = [r for r in old["results"] if (r["system"], r["case"], r["parallel"]) not in redone] + rows
+        doc["commands"] = [*old.get("commands", []), command]
+    doc["results"] = rows
+    doc["failures"] = failures
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(render_markdown(doc))

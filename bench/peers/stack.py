@@ -28,22 +28,23 @@ class Stack:
     emulator: EmulatorHandle
 
 
-def start_emulator(flavor: str, mariadb: MariaDB | None) -> EmulatorHandle:
-    """An emulator with one FE; count-only (no MariaDB) when `mariadb` is None, for throughput runs.
+def start_emulator(flavor: str, mariadb: MariaDB | None, count_only: bool = False) -> EmulatorHandle:
+    """An emulator with one FE; `count_only` (nothing stored, only counted) for throughput runs.
 
     Backed by MariaDB, its Stream Load user is MariaDB's: the Doris connector also speaks SQL to the FE's
     MySQL port (information_schema in Debezium mode, SHOW TRANSACTION for exactly-once), and the emulator has
     no MySQL port, so MariaDB answers those queries with the same credentials.
     """
+    store = mariadb if not count_only else None
     config = EmulatorConfig(
         flavor=flavor,
         user=mariadb.user if mariadb else USER,
         password=mariadb.password if mariadb else PASSWORD,
-        mysql_host=mariadb.host if mariadb else "127.0.0.1",
-        mysql_port=mariadb.port if mariadb else 0,
-        mysql_user=mariadb.user if mariadb else "",
-        mysql_password=mariadb.password if mariadb else "",
-        count_only=mariadb is None,
+        mysql_host=store.host if store else "127.0.0.1",
+        mysql_port=store.port if store else 0,
+        mysql_user=store.user if store else "",
+        mysql_password=store.password if store else "",
+        count_only=count_only,
     )
     return EmulatorHandle(config, fe_count=1)
 
@@ -67,8 +68,10 @@ def running_mariadb(workdir: Path) -> Iterator[MariaDB]:
 
 
 @contextlib.contextmanager
-def running_emulator(flavor: str, mariadb: MariaDB | None) -> Iterator[EmulatorHandle]:
-    handle = start_emulator(flavor, mariadb)
+def running_emulator(
+    flavor: str, mariadb: MariaDB | None, count_only: bool = False
+) -> Iterator[EmulatorHandle]:
+    handle = start_emulator(flavor, mariadb, count_only)
     try:
         yield handle
     finally:
