@@ -301,3 +301,19 @@ def test_exit_code_stays_fatal_after_an_undecidable_range():
         engine.step()
         engine._harvest(block=0.02)
     assert engine.run() == EXIT_FATAL
+
+
+def test_stopping_on_a_fatal_error_leaves_a_precommitted_batch_uncommitted_and_its_offset_unmoved():
+    from olapsink_worker.errors import FatalSinkError
+
+    consumer = FakeConsumer(logs={("t", 0): _rows(10)}, batch=10)
+    db = TwoPhaseDatabase()
+    engine = _engine(consumer, db)
+    engine.step()  # cut, announced, precommit started on a load thread
+    engine._set_fatal(FatalSinkError("another table failed", reason="LoadFailed"))
+    engine._harvest(block=1.0)
+    assert engine.run() == EXIT_FATAL
+    assert db.states == {"tbl-t-0-0-9": "PRECOMMITTED"}
+    assert consumer.committed_store[("t", 0)][0] == 0
+    _clean_run(consumer, db)
+    assert _ids(db) == list(range(10))

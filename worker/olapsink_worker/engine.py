@@ -445,7 +445,7 @@ class Engine:
         try:
             if batch.stage == "commit":
                 if self.two_phase.commit(key.table, label, describe):
-                    return batch.loaded, False
+                    return dataclasses.replace(batch.loaded, status="Success"), False
                 log.warning("%s: its transaction was aborted before the commit; loading it again", describe)
             elif batch.recorded_precommit is not None:
                 action = self._settle_recorded(batch, label, describe)
@@ -576,7 +576,11 @@ class Engine:
                 break
             block = 0.0
             batch = done.batch
-            if done.precommitted and done.error is None and self._precommitted(batch, done.result):
+            if done.precommitted and done.error is None:
+                if not self._precommitted(batch, done.result):
+                    # Neither committed nor durable: the offset must stay at or below its first offset.
+                    self._inflight.pop(batch.key, None)
+                    self._pending_memory -= batch.memory
                 continue
             self._inflight.pop(batch.key, None)
             self._pending_memory -= batch.memory
