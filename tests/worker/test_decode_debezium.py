@@ -151,3 +151,20 @@ def test_flattened_row_with_columns_named_op_and_after_stays_a_row():
     }
     row = json.loads(_decoder().decode(json.dumps(value).encode()))
     assert row == {"id": 1, "op": "d", "after": "x", "__op": 0}
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"])
+def test_zoned_timestamps_around_transitions_match_astimezone(zone):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from olapsink_worker.connect_types import _leaf_converter
+
+    tz = ZoneInfo(zone)
+    convert = _leaf_converter({"type": "string", "name": "io.debezium.time.ZonedTimestamp"}, tz)
+    assert convert is not None
+    start = dt.datetime(2024, 3, 9, tzinfo=dt.UTC)
+    for minutes in range(0, 60 * 24 * 240, 7):  # through spring and autumn transitions, every 7 minutes
+        stamp = start + dt.timedelta(minutes=minutes, microseconds=250)
+        local = stamp.astimezone(tz)
+        assert convert(stamp.isoformat()) == local.strftime("%Y-%m-%d %H:%M:%S") + ".00025", stamp

@@ -20,6 +20,7 @@ import datetime as dt
 import decimal
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +34,8 @@ Converter = Callable[[Any], Any]
 _EPOCH_DATE = dt.date(1970, 1, 1)
 _EPOCH = dt.datetime(1970, 1, 1)
 _UTC = dt.UTC
+_EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
 
 CONNECT_DATE = "org.apache.kafka.connect.data.Date"
 CONNECT_TIME = "org.apache.kafka.connect.data.Time"
@@ -156,7 +159,39 @@ def _variable_scale_decimal(value: Any) -> decimal.Decimal:
     return decimal_from_connect(value["value"], int(value.get("scale") or 0))
 
 
+class _ZoneOffsets:
+    """A zone's UTC offset in seconds at an epoch second, cached per 15-minute slot of UTC time.
+
+    Zone transitions fall on quarter hours of UTC time (historic local-mean-time ones excepted, which the
+    check of both ends of a slot catches), so one lookup serves a slot: ~0.1 us instead of ~2 us for
+    ``astimezone`` per value."""
+
+    _SLOT = 900
+
+    def __init__(self, zone: dt.tzinfo) -> None:
+        self.zone = zone
+        self._slots: dict[int, int | None] = {}
+
+    def exact(self, epoch_seconds: int) -> int:
+        offset = dt.datetime.fromtimestamp(epoch_seconds, _UTC).astimezone(self.zone).utcoffset()
+        return int(offset.total_seconds()) if offset else 0
+
+    def __call__(self, epoch_seconds: int) -> int:
+        slot = epoch_seconds // self._SLOT
+        try:
+            offset = self._slots[slot]
+        except KeyError:
+            if len(self._slots) > 100_000:
+                self._slots.clear()
+            start = self.exact(slot * self._SLOT)
+            offset = start if start == self.exact(slot * self._SLOT + self._SLOT - 1) else None
+            self._slots[slot] = offset
+        return self.exact(epoch_seconds) if offset is None else offset
+
+
 def _zoned_timestamp(zone: dt.tzinfo) -> Converter:
+    offsets = _ZoneOffsets(zone)
+
     def convert(value: Any) -> str:
         if not isinstance(value, str):
             raise SchemaError(f"ZonedTimestamp value {value!r} must be ISO-8601 text")
@@ -166,8 +201,8 @@ def _zoned_timestamp(zone: dt.tzinfo) -> Converter:
             raise SchemaError(f"ZonedTimestamp value {value!r} is not ISO-8601") from exc
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=_UTC)
-        local = stamp.astimezone(zone)
-        return local.strftime("%Y-%m-%d %H:%M:%S") + _fraction(local.microsecond)
+        micros = (stamp - _EPOCH_UTC) // _MICROSECOND
+        return datetime_from_micros(micros + offsets(micros // 1_000_000) * 1_000_000)
 
     return convert
 
@@ -180,6 +215,22 @@ def _zoned_time(zone: dt.tzinfo) -> Converter:
 
     A time of day has no date, so the zone's offset is the one in force today, as the Doris connector
     does; the fraction is kept (the Doris connector drops it, its issue #42)."""
+    offsets = _ZoneOffsets(zone)
+    # Times of day repeat: their text is cached for the UTC day it was computed on (the offset may differ
+    # tomorrow).
+    cache: dict[str, str] = {}
+    cache_day = [0]
+
+    def cached(value: Any) -> str:
+        day = int(time.time()) // 86_400
+        if day != cache_day[0] or len(cache) > 100_000:
+            cache.clear()
+            cache_day[0] = day
+        text = cache.get(value) if isinstance(value, str) else None
+        if text is None:
+            text = convert(value)
+            cache[value] = text
+        return text
 
     def convert(value: Any) -> str:
         match = _ZONED_TIME.match(value) if isinstance(value, str) else None
@@ -192,13 +243,12 @@ def _zoned_time(zone: dt.tzinfo) -> Converter:
             sign = -1 if offset[0] == "-" else 1
             digits = offset[1:].replace(":", "")
             offset_seconds = sign * (int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60)
-        utc_seconds = int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0) - offset_seconds
-        now = dt.datetime.now(_UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        zone_offset = (now + dt.timedelta(seconds=utc_seconds % 86_400)).astimezone(zone).utcoffset()
-        local = (utc_seconds + int(zone_offset.total_seconds() if zone_offset else 0)) % 86_400
+        utc_seconds = (int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0) - offset_seconds) % 86_400
+        today = int(time.time()) // 86_400 * 86_400
+        local = (utc_seconds + offsets(today + utc_seconds)) % 86_400
         return time_from_micros(local * 1_000_000 + micros)
 
-    return convert
+    return cached
 
 
 def _geometry(value: Any) -> str:

@@ -32,6 +32,12 @@ SCHEMA_FORMATS = frozenset({"avro", "protobuf"})  # decoded by olapsink_worker.f
 _SCHEMA_CACHE_SIZE = 256
 
 
+class _ChangeEvent(msgspec.Struct):
+    op: Any = msgspec.UNSET
+    before: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    after: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+
 class _Envelope(msgspec.Struct):
     # Raw: the schema is only compared (cache key) and the payload often copied out, never parsed twice.
     schema: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
@@ -104,6 +110,7 @@ class Decoder:
         self._last_key: bytes | None = None
         self._last_converter: Converter | None = None
         self._envelope = msgspec.json.Decoder(_Envelope)
+        self._event = msgspec.json.Decoder(_ChangeEvent)
         self._any = msgspec.json.Decoder()
         self._encode = msgspec.json.Encoder(decimal_format="number").encode
 
@@ -289,42 +296,54 @@ class Decoder:
 
     def _event_row(self, raw: Any, conv: Converter | None, envelope: bool | None) -> bytes | None:
         """One change event (JSON) → its row with the delete marker. ``envelope`` None: tell by the keys."""
+        column, upsert, delete = self._marker
+        if envelope is False:  # already flattened, e.g. by ExtractNewRecordState
+            return self._marked(self._object(raw, "Debezium value"), conv, column, upsert)
         try:
-            event = self._any.decode(raw)
+            # Only op and the images are picked out; source, transaction, ts_* are skipped unparsed.
+            event = self._event.decode(raw)
+        except msgspec.ValidationError:
+            if self._any.decode(raw) is None:
+                return self._null_payload()
+            return self._marked(self._object(raw, "Debezium value"), conv, column, upsert)
         except msgspec.DecodeError as exc:
             raise RecordError(f"value is not JSON: {exc}") from exc
-        if event is None:
-            return self._null_payload()
-        if not isinstance(event, dict):
-            raise RecordError(f"Debezium value must be a JSON object, got {type(event).__name__}")
-        column, upsert, delete = self._marker
+        op = event.op
         if envelope is None:  # no schema: Debezium always writes op with before and/or after
-            envelope = "op" in event and ("after" in event or "before" in event)
-        if envelope:
-            op = event.get("op")
-            if op == "d":
-                row, marker, image = event.get("before"), delete, "before"
-            elif op in ("c", "u", "r") or (op is None and "after" in event):
-                row, marker, image = event.get("after"), upsert, "after"
-            elif op == "t":
-                raise RecordError(
-                    "Debezium truncate event (op 't') has no rows to load; leave truncates out at the "
-                    "source (skipped.operations=t, Debezium's default) or truncate the table by hand"
-                )
-            else:
-                raise RecordError(f"Debezium event has unknown op {op!r} (expected c, u, r or d)")
-            if not isinstance(row, dict):
-                raise RecordError(
-                    f"Debezium event with op {op!r} has no '{image}' row"
-                    + (
-                        "; a delete needs the before image (PostgreSQL: REPLICA IDENTITY FULL or a "
-                        "primary key)"
-                        if op == "d"
-                        else ""
-                    )
-                )
-        else:  # already flattened, e.g. by ExtractNewRecordState
-            row, marker = event, upsert
+            envelope = op is not msgspec.UNSET and (
+                event.before is not msgspec.UNSET or event.after is not msgspec.UNSET
+            )
+            if not envelope:
+                return self._marked(self._object(raw, "Debezium value"), conv, column, upsert)
+        if op == "d":
+            image, marker, name = event.before, delete, "before"
+        elif op in ("c", "u", "r") or (op in (None, msgspec.UNSET) and event.after is not msgspec.UNSET):
+            image, marker, name = event.after, upsert, "after"
+        elif op == "t":
+            raise RecordError(
+                "Debezium truncate event (op 't') has no rows to load; leave truncates out at the "
+                "source (skipped.operations=t, Debezium's default) or truncate the table by hand"
+            )
+        else:
+            raise RecordError(f"Debezium event has unknown op {op!r} (expected c, u, r or d)")
+        row = None if image is msgspec.UNSET else self._any.decode(image)
+        if not isinstance(row, dict):
+            hint = "; a delete needs the before image (PostgreSQL: REPLICA IDENTITY FULL or a primary key)"
+            raise RecordError(
+                f"Debezium event with op {op!r} has no '{name}' row" + (hint if op == "d" else "")
+            )
+        return self._marked(row, conv, column, marker)
+
+    def _object(self, raw: Any, what: str) -> dict[str, Any]:
+        try:
+            obj = self._any.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise RecordError(f"value is not JSON: {exc}") from exc
+        if not isinstance(obj, dict):
+            raise RecordError(f"{what} must be a JSON object, got {type(obj).__name__}")
+        return obj
+
+    def _marked(self, row: dict[str, Any], conv: Converter | None, column: str, marker: Any) -> bytes:
         try:
             if conv is not None:
                 row = conv(row)
