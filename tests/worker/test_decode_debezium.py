@@ -168,3 +168,25 @@ def test_zoned_timestamps_around_transitions_match_astimezone(zone):
         stamp = start + dt.timedelta(minutes=minutes, microseconds=250)
         local = stamp.astimezone(tz)
         assert convert(stamp.isoformat()) == local.strftime("%Y-%m-%d %H:%M:%S") + ".00025", stamp
+
+
+@pytest.mark.parametrize("deleted", ["true", True])
+def test_flattened_rewrite_rows_marked_deleted_are_deletes(deleted):
+    d = _decoder(schemas=False)
+    assert json.loads(d.decode(json.dumps({"id": 1, "__deleted": deleted}).encode()))["__op"] == 1
+    assert json.loads(d.decode(b'{"id": 1, "__deleted": "false"}'))["__op"] == 0
+    assert (
+        json.loads(_decoder(schemas=False, deletes=False).decode(b'{"id": 1, "__deleted": "true"}'))["__op"]
+        == 0
+    )
+
+
+def test_schemaless_debezium_sink_warns_that_types_cannot_be_converted(caplog):
+    sink = _sink(
+        {
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "false",
+        }
+    )
+    Decoder.for_sink(sink)
+    assert "json_with_schema" in caplog.text

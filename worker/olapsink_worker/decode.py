@@ -18,6 +18,7 @@ Errors are ``RecordError`` without a location; the engine adds topic/partition/o
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ PASSTHROUGH_FORMATS = frozenset({"json", "string"})
 SUPPORTED_FORMATS = frozenset({"json", "string", "json_with_schema"})
 SCHEMA_FORMATS = frozenset({"avro", "protobuf"})  # decoded by olapsink_worker.formats
 _SCHEMA_CACHE_SIZE = 256
+log = logging.getLogger(__name__)
 
 
 class _ChangeEvent(msgspec.Struct):
@@ -124,6 +126,12 @@ class Decoder:
 
             row_decoder = value_decoder(spec.converter, time_zone=str(spec.time_zone))
         transform = spec.converter.time_millis_to_string
+        if str(spec.converter.mode) == "debezium_ingestion" and value_format == "json":
+            log.warning(
+                "debezium_ingestion with valueFormat json (JsonConverter schemas.enable=false): Debezium's "
+                "dates, timestamps and decimals arrive as bare numbers and base64 and load as NULL or fail; "
+                "set valueFormat: json_with_schema (schemas.enable=true) to convert them"
+            )
         return cls(
             time_millis_format=None if transform is None else str(transform.format),
             time_millis_fields=() if transform is None else list(transform.fields),
@@ -298,14 +306,14 @@ class Decoder:
         """One change event (JSON) → its row with the delete marker. ``envelope`` None: tell by the keys."""
         column, upsert, delete = self._marker
         if envelope is False:  # already flattened, e.g. by ExtractNewRecordState
-            return self._marked(self._object(raw, "Debezium value"), conv, column, upsert)
+            return self._flattened(raw, conv)
         try:
             # Only op and the images are picked out; source, transaction, ts_* are skipped unparsed.
             event = self._event.decode(raw)
         except msgspec.ValidationError:
             if self._any.decode(raw) is None:
                 return self._null_payload()
-            return self._marked(self._object(raw, "Debezium value"), conv, column, upsert)
+            return self._flattened(raw, conv)
         except msgspec.DecodeError as exc:
             raise RecordError(f"value is not JSON: {exc}") from exc
         op = event.op
@@ -314,7 +322,7 @@ class Decoder:
                 event.before is not msgspec.UNSET or event.after is not msgspec.UNSET
             )
             if not envelope:
-                return self._marked(self._object(raw, "Debezium value"), conv, column, upsert)
+                return self._flattened(raw, conv)
         if op == "d":
             image, marker, name = event.before, delete, "before"
         elif op in ("c", "u", "r") or (op in (None, msgspec.UNSET) and event.after is not msgspec.UNSET):
@@ -333,6 +341,15 @@ class Decoder:
                 f"Debezium event with op {op!r} has no '{name}' row" + (hint if op == "d" else "")
             )
         return self._marked(row, conv, column, marker)
+
+    def _flattened(self, raw: Any, conv: Converter | None) -> bytes:
+        """A row already unwrapped by ExtractNewRecordState; with ``delete.handling.mode=rewrite`` its
+        ``__deleted`` field says whether it was a delete (neither connector reads it; it is what the
+        person who set rewrite meant)."""
+        column, upsert, delete = self._marker
+        row = self._object(raw, "Debezium value")
+        deleted = row.get("__deleted")
+        return self._marked(row, conv, column, delete if deleted is True or deleted == "true" else upsert)
 
     def _object(self, raw: Any, what: str) -> dict[str, Any]:
         try:
