@@ -234,6 +234,7 @@ def test_missing_fields_ignores_case_markers_and_case_duplicates() -> None:
         {"field": "score", "type": "int64"},
         {"field": "__op", "type": "int32"},
         {"field": "__DORIS_DELETE_SIGN__", "type": "int32"},
+        {"field": "__deleted", "type": "string"},  # ExtractNewRecordState rewrite
         {"field": "note", "type": "string"},
     ]
     assert [x["field"] for x in missing_fields(fields, ["id", "name"])] == ["Score", "note"]

@@ -14,8 +14,9 @@ from typing import Any
 from olapsink_worker.schema.column_types import TypeDialect, column_type
 from olapsink_worker.tables import TableRef
 
-# Columns the decoder adds itself (delete markers): never part of a record schema, never added.
-MARKER_COLUMNS = frozenset({"__doris_delete_sign__", "__op"})
+# Delete markers, never required nor added as columns: the decoder's own, and the one Debezium's
+# ExtractNewRecordState adds with delete.handling.mode=rewrite (the decoder turns it into the marker).
+MARKER_COLUMNS = frozenset({"__doris_delete_sign__", "__op", "__deleted"})
 
 Field = Mapping[str, Any]
 
