@@ -28,7 +28,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
     head = ["case", "system", "tasks/procs", *(c[0] for c in COLUMNS), "olapsink vs peer"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sorted(results, key=lambda r: (r["case"], r["system"], r["parallel"])):
-        cells = [r["case"], r["system"], str(r["parallel"])]
+        case = r["case"] + (" (stored)" if r.get("sink") == "mariadb" else "")
+        cells = [case, r["system"], str(r["parallel"])]
         cells += [fmt.format(r[key]) for _, key, fmt in COLUMNS]
         peer = PEER_OF.get(r["system"])
         cells.append(_ratio(r, index.get((peer, r["case"], r["parallel"]))) if peer else "")

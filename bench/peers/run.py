@@ -188,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parallel", default=f"1,{os.cpu_count() or 1}")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "peers.json")
     p.add_argument(
+        "--store",
+        action="store_true",
+        help="emulator stores rows in MariaDB instead of counting them (the Doris connector's Debezium mode "
+        "needs the FE SQL API, which count-only mode does not serve)",
+    )
+    p.add_argument(
         "--update", action="store_true", help="keep the results already in --out that this run does not redo"
     )
     p.add_argument("--workdir", type=Path, default=None, help="keep logs and configs here")
@@ -206,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         kafka = stack.enter_context(running_kafka(work))
         mariadb = stack.enter_context(running_mariadb(work))
         emulators = {
-            f: stack.enter_context(running_emulator(f, mariadb, count_only=True))
+            f: stack.enter_context(running_emulator(f, mariadb, count_only=not args.store))
             for f in sorted({flavor_of(s) for s in systems})
         }
         for case in chosen_cases:
@@ -241,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
     command = "python -m bench.peers " + " ".join(argv if argv is not None else sys.argv[1:])
     doc: dict[str, Any] = {"commands": [command], "machine": machine(), "partitions": partitions}
-    rows = [r.as_dict() for r in results]
+    rows = [{**r.as_dict(), "sink": "mariadb" if args.store else "count-only"} for r in results]
     if args.update and args.out.exists():
         old = json.loads(args.out.read_text())
         redone = {(r["system"], r["case"], r["parallel"]) for r in rows}
