@@ -190,3 +190,15 @@ def test_schemaless_debezium_sink_warns_that_types_cannot_be_converted(caplog):
     )
     Decoder.for_sink(sink)
     assert "json_with_schema" in caplog.text
+
+
+def test_schema_key_equals_the_watch_key_for_every_value():
+    """What lets the engine call observe_schema(table, decoder.schema_key) instead of observe(value)."""
+    from olapsink_worker.schema.watch import JsonEnvelopeSchemas
+
+    source = JsonEnvelopeSchemas()
+    for flavor in ("doris", "starrocks"):
+        d = _decoder(flavor)
+        for value in _events():
+            d.decode(value)
+            assert d.schema_key == (None if value is None else source.key(value))
