@@ -106,7 +106,8 @@ def _mysql_row(i: int, typed: bool) -> dict[str, Any]:
 
 
 def _changes(source: dbz.Source, make: Any) -> None:
-    """The same history for every test: snapshot, inserts, updates (also to NULL), deletes, re-insert."""
+    """The same history for every test: snapshot, inserts, updates (also to NULL), deletes, re-insert,
+    a primary-key change."""
     source.snapshot([make(i) for i in range(1, 6)])
     for i in range(6, 9):
         source.insert(make(i))
@@ -118,6 +119,7 @@ def _changes(source: dbz.Source, make: Any) -> None:
     source.insert(make(3))  # a deleted key comes back
     source.update(3, email="back@example.com")
     source.delete(8)
+    source.change_key(4, 40)
 
 
 def _expected(source: dbz.Source, columns: list[str]) -> list[tuple[Any, ...]]:
@@ -238,6 +240,7 @@ def _pg_changes(source: dbz.Source, typed: bool) -> None:
     source.insert(_pg_row(3, typed))
     source.update(1003, first_name="again")
     source.delete(1008)
+    source.change_key(1001, 1100)
 
 
 @pytest.mark.parametrize("schemas", [True, False], ids=["schemas-on", "schemas-off"])
