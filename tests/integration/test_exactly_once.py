@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import signal
+import threading
 import time
 import uuid
 from typing import Any
@@ -20,20 +21,27 @@ pytestmark = pytest.mark.integration
 COLUMNS = {"id": "BIGINT", "p": "INT", "payload": "VARCHAR(64)"}
 
 
-def _setup(emu: Any, broker: Any, partitions: int, total: int, **spec: Any) -> tuple[dict[str, Any], str]:
+def _values(partitions: int, total: int, start: int = 0, end: int | None = None) -> dict[int, list[bytes]]:
+    """Records ``start..end`` of each partition's share of ``total`` (ids unique over all partitions)."""
+    per = total // partitions
+    return {
+        p: [
+            json.dumps({"id": p * per + i, "p": p, "payload": "x" * 20}).encode()
+            for i in range(start, per if end is None else min(end, per))
+        ]
+        for p in range(partitions)
+    }
+
+
+def _setup(
+    emu: Any, broker: Any, partitions: int, total: int, produce: bool = True, **spec: Any
+) -> tuple[dict[str, Any], str]:
     db = emu.create_database("eos")
     emu.create_table(db, "tbl", "DUPLICATE", COLUMNS, key=["id"])
     topic = f"eos{uuid.uuid4().hex[:8]}"
     broker.create_topic(topic, partitions)
-    per = total // partitions
-    produce_spread(
-        broker,
-        topic,
-        {
-            p: [json.dumps({"id": p * per + i, "p": p, "payload": "x" * 20}).encode() for i in range(per)]
-            for p in range(partitions)
-        },
-    )
+    if produce:
+        produce_spread(broker, topic, _values(partitions, total))
     doc = sink_doc(
         emu,
         broker,
@@ -140,12 +148,67 @@ def test_database_down_past_the_precommit_timeout_while_committing(any_emulator,
     assert _counts(emu, db) == (total, total)
 
 
+def _outage(emu: Any) -> None:
+    """The whole database down (BE and every FE) for longer than the precommit timeout."""
+    emu.stop_be()
+    for i in range(len(emu.fe_urls)):
+        emu.stop_fe(i)
+    time.sleep(2.0)
+    emu.advance_clock(100_000)
+    for i in range(len(emu.fe_urls)):
+        emu.start_fe(i)
+    emu.start_be()
+
+
 def _random_kills(
-    emu: Any, broker: Any, tmp_path: Any, *, total: int, partitions: int, kills: int, seed: int
+    emu: Any,
+    broker: Any,
+    tmp_path: Any,
+    *,
+    total: int,
+    partitions: int,
+    kills: int,
+    seed: int,
+    outage_at: int | None = None,
 ) -> None:
     rng = random.Random(seed)
-    doc, db = _setup(emu, broker, partitions, total, buffer={"records": 2000, "flushIntervalMs": 300})
-    hooks = 0
+    doc, db = _setup(
+        emu, broker, partitions, total, produce=False, buffer={"records": 1000, "flushIntervalMs": 300}
+    )
+    topic = doc["spec"]["kafka"]["topics"][0]
+    # Records keep arriving while workers are killed (spread over about the kills' duration), so that
+    # every kill hits a worker with work in progress.
+    per, chunk = total // partitions, max(50, total // partitions // (kills * 4))
+    stop = threading.Event()
+
+    def produce() -> None:
+        for start in range(0, per, chunk):
+            if stop.is_set():
+                return
+            produce_spread(broker, topic, _values(partitions, total, start, start + chunk))
+            time.sleep(0.5)
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    try:
+        _kill_repeatedly(emu, doc, db, tmp_path, rng, total=total, kills=kills, outage_at=outage_at)
+    finally:
+        producer.join()
+    _finish(emu, broker, doc, db, partitions, total)
+
+
+def _kill_repeatedly(
+    emu: Any,
+    doc: dict[str, Any],
+    db: str,
+    tmp_path: Any,
+    rng: random.Random,
+    *,
+    total: int,
+    kills: int,
+    outage_at: int | None,
+) -> None:
+    hooks = interrupted = 0
     for i in range(kills):
         worker = ProcessWorker(doc, emu.password, tmp_path, tag=f"k{i}")
         if i % 3 == 1:  # every third run dies exactly between precommit and commit
@@ -154,6 +217,8 @@ def _random_kills(
         worker.start()
         try:
             wait_for(lambda w=worker: "assigned" in w.output(), 60, what="the worker joined")
+            if i == outage_at:
+                _outage(emu)
             deadline = time.monotonic() + rng.uniform(0.3, 3.0)
             while time.monotonic() < deadline and worker.proc is not None and worker.proc.poll() is None:
                 time.sleep(0.05)
@@ -162,8 +227,12 @@ def _random_kills(
             worker.wait(30)
         finally:
             worker.kill()
+        loaded, distinct = _counts(emu, db)
+        assert loaded == distinct  # no duplicate at any point, not only at the end
+        interrupted += loaded < total
     assert hooks >= kills // 3
-    _finish(emu, broker, doc, db, partitions, total)
+    # The kills hit a worker with work left (not one idling after it had loaded everything).
+    assert interrupted >= kills - 1, interrupted
 
 
 def test_random_kills_load_each_record_once(any_emulator, kafka_broker, tmp_path):
@@ -172,4 +241,6 @@ def test_random_kills_load_each_record_once(any_emulator, kafka_broker, tmp_path
 
 @pytest.mark.slow
 def test_many_random_kills_over_100k_records_load_each_record_once(any_emulator, kafka_broker, tmp_path):
-    _random_kills(any_emulator, kafka_broker, tmp_path, total=100_000, partitions=4, kills=24, seed=11)
+    _random_kills(
+        any_emulator, kafka_broker, tmp_path, total=100_000, partitions=4, kills=24, seed=11, outage_at=12
+    )
