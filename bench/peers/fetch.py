@@ -9,11 +9,10 @@ What Maven Central offers here (checked 2026-11-21, through this machine's Maven
   com.starrocks:starrocks-connector-for-kafka: 404; its pom's groupId is org.example; StarRocks ships it as a
   GitHub/Confluent Hub download).
 
-So a connector jar comes from, in order: the cache; Maven Central (Doris only, when the mirror has it); or a
-build from a source tree of the released tag named by OLAPSINK_DORIS_CONNECTOR_SRC /
-OLAPSINK_STARROCKS_CONNECTOR_SRC (a git clone: the tag is exported; or a plain source tree), compiled with
-javac against the Central jars. The Doris build replaces the one io.confluent class its config code imports
-(EnumRecommender, from Confluent's own repository) with a same-named recommender written here.
+So a connector comes from, in order: the cache; Maven Central (Doris only, when the mirror has it); or a
+released connector jar the user downloaded (the project's release page), named by
+OLAPSINK_DORIS_CONNECTOR_JAR / OLAPSINK_STARROCKS_CONNECTOR_JAR, whose dependencies are then fetched from
+Maven Central (scripts/peers/<name>/pom.xml). This project never builds the connectors from their source.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,73 +36,29 @@ _COMPLETE = ".complete"
 class Connector:
     name: str  # "doris" | "starrocks"
     version: str
-    git_tag: str
+    release: str  # where users get the released jar when Maven Central does not serve it
     central: str | None  # groupId:artifactId:version on Maven Central, if it is published there
-    src_env: str
+    jar_env: str
     connector_class: str
 
 
 DORIS = Connector(
     name="doris",
     version="26.0.0",
-    git_tag="26.0.0",
+    release="apache/doris-kafka-connector release 26.0.0",
     central="org.apache.doris:doris-kafka-connector:26.0.0",
-    src_env="OLAPSINK_DORIS_CONNECTOR_SRC",
+    jar_env="OLAPSINK_DORIS_CONNECTOR_JAR",
     connector_class="org.apache.doris.kafka.connector.DorisSinkConnector",
 )
 STARROCKS = Connector(
     name="starrocks",
     version="1.0.6",
-    git_tag="v1.0.6",
+    release="StarRocks/starrocks-connector-for-kafka release v1.0.6",
     central=None,
-    src_env="OLAPSINK_STARROCKS_CONNECTOR_SRC",
+    jar_env="OLAPSINK_STARROCKS_CONNECTOR_JAR",
     connector_class="com.starrocks.connector.kafka.StarRocksSinkConnector",
 )
 CONNECTORS = {c.name: c for c in (DORIS, STARROCKS)}
-
-# Confluent's io.confluent.kafka.schemaregistry.utils.EnumRecommender is the only io.confluent class the Doris
-# connector's own code uses (validator/recommender of delivery.guarantee). Same name and contract, our code.
-_ENUM_RECOMMENDER = """package io.confluent.kafka.schemaregistry.utils;
-
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Locale;
-import java.util.Map;
-import org.apache.kafka.common.config.ConfigDef;
-import org.apache.kafka.common.config.ConfigException;
-
-public final class EnumRecommender<T extends Enum<?>> implements ConfigDef.Validator, ConfigDef.Recommender {
-  private final List<Object> values = new ArrayList<>();
-
-  private EnumRecommender(T[] enums) {
-    for (T e : enums) {
-      values.add(e.toString().toLowerCase(Locale.ROOT));
-    }
-  }
-
-  @SafeVarargs
-  public static <T extends Enum<?>> EnumRecommender<T> in(T... enums) {
-    return new EnumRecommender<>(enums);
-  }
-
-  @Override
-  public void ensureValid(String key, Object value) {
-    if (value != null && !values.contains(value.toString().toLowerCase(Locale.ROOT))) {
-      throw new ConfigException(key, value, "must be one of " + values);
-    }
-  }
-
-  @Override
-  public List<Object> validValues(String name, Map<String, Object> connectorConfigs) {
-    return values;
-  }
-
-  @Override
-  public boolean visible(String name, Map<String, Object> connectorConfigs) {
-    return true;
-  }
-}
-"""
 
 
 class FetchError(RuntimeError):
@@ -180,82 +134,22 @@ def _from_central(coordinates: str, out: Path) -> bool:
     return result.returncode == 0 and any(out.glob("*.jar"))
 
 
-def _export_source(connector: Connector, dest: Path) -> Path:
-    raw = os.environ.get(connector.src_env)
+def _released_jar(connector: Connector) -> Path:
+    raw = os.environ.get(connector.jar_env)
     if not raw:
         where = (
             f"Maven Central ({connector.central}) does not have it here"
             if connector.central
-            else ("it is not published on Maven Central")
+            else "it is not published on Maven Central"
         )
         raise FetchError(
             f"the {connector.name} Kafka connector {connector.version} is not cached in {cache_root()} and "
-            f"{where}: set {connector.src_env} to a git clone of its repository (tag {connector.git_tag} is "
-            "built) or to a source tree of that release"
+            f"{where}: download its release jar ({connector.release}) and set {connector.jar_env} to its path"
         )
-    src = Path(raw)
-    if (src / ".git").exists() or ((src / "HEAD").exists() and (src / "objects").exists()):
-        archive = subprocess.run(
-            ["git", "-C", str(src), "archive", connector.git_tag], capture_output=True, check=False
-        )
-        if archive.returncode != 0:
-            raise FetchError(
-                f"{connector.src_env}={src}: git archive {connector.git_tag} failed: {archive.stderr!r}"
-            )
-        dest.mkdir(parents=True)
-        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
-        return dest
-    if not (src / "src" / "main" / "java").is_dir():
-        raise FetchError(
-            f"{connector.src_env}={src} is neither a git clone nor a source tree (no src/main/java)"
-        )
-    return src
-
-
-def _compile(
-    connector: Connector, source: Path, libs: Path, connect_libs: Path, jar: Path, work: Path
-) -> None:
-    files = sorted(str(p) for p in (source / "src" / "main" / "java").rglob("*.java"))
-    if connector is DORIS:
-        stub = (
-            work / "stub" / "io" / "confluent" / "kafka" / "schemaregistry" / "utils" / "EnumRecommender.java"
-        )
-        stub.parent.mkdir(parents=True)
-        stub.write_text(_ENUM_RECOMMENDER)
-        files.append(str(stub))
-    classes = work / "classes"
-    classes.mkdir()
-    classpath = ":".join(str(p) for p in [*sorted(connect_libs.glob("*.jar")), *sorted(libs.glob("*.jar"))])
-    argfile = work / "sources.txt"
-    argfile.write_text("\n".join(files))
-    javac = shutil.which("javac")
-    if javac is None:
-        raise FetchError(
-            "javac is not on PATH: install a JDK 17 (apt-get install -y openjdk-17-jdk-headless)"
-        )
-    _run(
-        [
-            javac,
-            "-nowarn",
-            "-encoding",
-            "UTF-8",
-            "--release",
-            "8",
-            "-d",
-            str(classes),
-            "-cp",
-            classpath,
-            f"@{argfile}",
-        ],
-        f"compiling the {connector.name} connector {connector.version}",
-    )
-    resources = source / "src" / "main" / "resources"
-    with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as zf:
-        for root in (classes, resources):
-            if root.is_dir():
-                for path in sorted(root.rglob("*")):
-                    if path.is_file():
-                        zf.write(path, path.relative_to(root).as_posix())
+    jar = Path(raw)
+    if not jar.is_file() or jar.suffix != ".jar":
+        raise FetchError(f"{connector.jar_env}={jar} is not a .jar file")
+    return jar
 
 
 def ensure_plugin(name: str) -> Path:
@@ -265,7 +159,7 @@ def ensure_plugin(name: str) -> Path:
     own class loader, and the connector could not see its dependencies.)
     """
     connector = CONNECTORS[name]
-    connect_libs = ensure_connect_libs()
+    ensure_connect_libs()
 
     def build(root: Path) -> None:
         out = root / name
@@ -273,24 +167,12 @@ def ensure_plugin(name: str) -> Path:
         if connector.central and _from_central(connector.central, out):
             (out / "SOURCE").write_text(f"maven-central {connector.central}\n")
             return
+        jar = _released_jar(connector)
         for stale in out.glob("*"):
             stale.unlink()
         _copy_dependencies(POMS / name / "pom.xml", out)
-        with tempfile.TemporaryDirectory(prefix=f"build-{name}-") as tmp:
-            work = Path(tmp)
-            source = _export_source(connector, work / "src")
-            _compile(
-                connector,
-                source,
-                out,
-                connect_libs,
-                out / f"{name}-kafka-connector-{connector.version}.jar",
-                work,
-            )
-        (out / "SOURCE").write_text(
-            f"built from source tag {connector.git_tag} ({connector.src_env}); "
-            "dependencies from Maven Central\n"
-        )
+        shutil.copy2(jar, out / jar.name)
+        (out / "SOURCE").write_text(f"release jar {jar.name}; dependencies from Maven Central\n")
 
     return _locked_build(cache_root() / f"plugin-{name}-{connector.version}", build)
 

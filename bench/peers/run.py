@@ -7,7 +7,7 @@ broker and emulator (count-only), measured the same way; writes bench/results/pe
 Each case's topic has as many partitions as the machine has cores and is produced once; each system run gets
 its own consumer group, its own emulator database, and `parallel` Connect tasks (tasks.max) or worker
 processes. One run at a time; every JVM/worker is stopped before the next starts. Connector jars: see fetch.py
-(OLAPSINK_DORIS_CONNECTOR_SRC / OLAPSINK_STARROCKS_CONNECTOR_SRC when they are not cached yet).
+(OLAPSINK_DORIS_CONNECTOR_JAR / OLAPSINK_STARROCKS_CONNECTOR_JAR when they are not cached yet).
 """
 
 from __future__ import annotations
