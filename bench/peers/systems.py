@@ -3,9 +3,9 @@
 Settings left at each connector's defaults except where a run could not finish or be timed without a change:
 - Doris: `buffer.flush.time=1` (default 120 s would make "last record to visible" a 2-minute constant) and
   `sink.properties.compress_type=` (empty; the 26.0.0 default gzip is kept for the `gzip` variant only,
-  since the emulator reads both). Buffer count/bytes stay at 50 000 records / 100 MiB.
-  `auto.redirect=false` (loads go to the BE listed by /api/backends, not through an FE 307) until the
-  emulator's FE closes connections after a redirect (docs/fidelity.md, finding 1).
+  since the emulator reads both). Buffer count/bytes stay at 50 000 records / 100 MiB. Loads go through
+  the FE's 307 (`auto.redirect` default), now that the emulator's FE closes the connection after a redirect
+  as a real FE does (docs/fidelity.md, finding 1).
 - StarRocks: `sink.properties.strip_outer_array=true` (every doc example sets it; without it StarRocks rejects
   the JSON array body the SDK sends). Flush interval stays at its 1 s default.
 """
@@ -59,7 +59,7 @@ def doris_connector(
     *,
     exactly_once: bool = False,
     gzip: bool = False,
-    auto_redirect: bool = False,
+    auto_redirect: bool = True,
 ) -> Props:
     host, port = _host_port(target.fe_url)
     props: Props = {
@@ -84,8 +84,6 @@ def doris_connector(
     if not gzip:
         props["sink.properties.compress_type"] = ""
     if not auto_redirect:
-        # Load straight to the BE from /api/backends: the emulator's FE mishandles a connection reused after
-        # a 307 (see docs/fidelity.md), which would drop loads, not measure the connector.
         props["auto.redirect"] = False
     if exactly_once:
         props["delivery.guarantee"] = "exactly_once"

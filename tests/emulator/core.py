@@ -152,9 +152,18 @@ class EmulatorCore:
             userinfo = f"{quote(self.config.user, safe='')}:{quote(self.config.password, safe='')}@"
         location = f"http://{userinfo}{HOST}:{port}{request.path_qs}"
         self.registry.stats[f"redirects.{op}"] += 1
-        return web.Response(
-            status=307, headers={"Location": location}, content_type="text/html", charset="utf-8"
+        # The FE answers before the body arrives. A client that saw the 307 before sending its body (Expect:
+        # 100-continue) sends none and may reuse the connection, so the FE must close it, as a real FE does:
+        # otherwise the next request on that socket would be read as the unsent body (seen with the real
+        # Doris connector's Apache HttpClient, tests/fidelity/test_emulator_findings.py).
+        response = web.Response(
+            status=307,
+            headers={"Location": location, "Connection": "close"},
+            content_type="text/html",
+            charset="utf-8",
         )
+        response.force_close()
+        return response
 
     async def _fe_expect(self, request: web.Request) -> None:
         """The FE answers before reading the body, so it never sends `100 Continue`."""

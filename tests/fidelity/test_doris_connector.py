@@ -1,7 +1,7 @@
 """apache/doris-kafka-connector 26.0.0, unmodified, in Kafka Connect 3.7.2 against the Doris emulator.
 
-The runs load with `auto.redirect=false` (straight to the BE from /api/backends): through the FE's 307 the
-emulator drops loads on a reused connection (test_emulator_findings.py), so those runs would test the bug.
+The runs load through the FE's 307 (the connector's default `auto.redirect=true`); the first runs here showed
+the emulator's FE mishandling a connection reused after a redirect (test_emulator_findings.py), since fixed.
 """
 
 from __future__ import annotations

@@ -21,14 +21,10 @@ def _put_headers(user: str, password: str, label: str, length: int) -> bytes:
     ).encode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator bug: after a 307 to a PUT with Expect: 100-continue whose body was never sent, the FE "
-    "keeps the connection open and reads the client's next request as that body. Apache HttpClient 4 (Doris "
-    "connector) reuses the pooled connection: its next load's headers vanish, its 3 s 100-continue wait "
-    "expires, the body is parsed as a request line (400 BadHttpMethod), and the connector silently drops "
-    "non-200 loads (947 of 2000 rows seen here). A real FE closes the connection instead.",
-)
+# Found by the real Doris connector: before the fix the FE kept the connection open after a 307 to a PUT with
+# Expect: 100-continue whose body was never sent, and read the client's next request as that body. Apache
+# HttpClient 4 reuses the pooled connection, its next load got a 400, and the connector silently drops
+# non-200 loads (947 of 2000 rows were seen here). A real FE closes the connection instead.
 def test_fe_redirect_leaves_the_connection_usable_for_the_next_request(doris_fe: EmulatorHandle) -> None:
     fe = urlsplit(doris_fe.fe_url)
     assert fe.hostname is not None and fe.port is not None
