@@ -247,3 +247,35 @@ def test_many_random_kills_over_100k_records_load_each_record_once(any_emulator,
     _random_kills(
         any_emulator, kafka_broker, tmp_path, total=100_000, partitions=4, kills=24, seed=11, outage_at=12
     )
+
+
+def test_partition_of_a_worker_killed_after_its_mark_is_settled_by_the_member_taking_it_over(
+    starrocks_emulator, kafka_broker, tmp_path, caplog
+):
+    emu, partitions, total = starrocks_emulator, 2, 2000
+    doc, db = _setup(emu, kafka_broker, partitions, total, produce=False)
+    # Two ordinary members (no static membership): the survivor gets the partition once the killed
+    # member's session times out.
+    doc["spec"]["kafka"]["properties"] = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
+    topic = doc["spec"]["kafka"]["topics"][0]
+    caplog.set_level("INFO", logger="olapsink.engine")
+    with ThreadWorker(doc, emu.password) as survivor:
+        wait_for(lambda: len(survivor.engine._assigned) == partitions, 60, what="the first member joined")
+        doomed = ProcessWorker(doc, emu.password, tmp_path, tag="doomed")
+        doomed.env["OLAPSINK_TEST_CRASH_AT"] = "after_record:1"
+        doomed.start()
+        try:
+            wait_for(lambda: len(survivor.engine._assigned) == 1, 60, what="the partitions shared")
+            produce_spread(kafka_broker, topic, _values(partitions, total))
+            assert doomed.wait(60) == 137, doomed.output()[-2000:]
+        finally:
+            doomed.kill()
+        group = doc["spec"]["kafka"]["groupId"]
+        wait_for(
+            lambda: sum(committed(kafka_broker, group, topic, partitions) or [0]) >= total,
+            90,
+            interval=0.5,
+            what="every offset committed by the survivor",
+        )
+    assert "was recorded precommitted: commit" in caplog.text
+    assert _counts(emu, db) == (total, total)
