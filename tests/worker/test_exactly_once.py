@@ -175,7 +175,8 @@ def _until_crash(engine: Engine) -> None:
     with pytest.raises(Crash):
         for _ in range(200):
             engine.step()
-            engine._harvest(block=0.05)
+            if engine._inflight:
+                engine._harvest(block=0.05)
 
 
 def _clean_run(consumer: FakeConsumer, db: TwoPhaseDatabase, **opts: Any) -> Engine:
@@ -183,7 +184,8 @@ def _clean_run(consumer: FakeConsumer, db: TwoPhaseDatabase, **opts: Any) -> Eng
     engine = _engine(restarted, db, **opts)
     for _ in range(60):
         engine.step()
-        engine._harvest(block=0.02)
+        if engine._inflight:
+            engine._harvest(block=0.02)
     engine.stop()
     engine.run()
     return engine
