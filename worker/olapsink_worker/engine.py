@@ -310,7 +310,8 @@ class Engine:
                     continue
                 table = self.router.table_for_row(topic, row) if self.router.by_field else default_table
                 if self.schema_watch is not None:
-                    self.schema_watch.observe(table, value)
+                    # The decoder kept the value's schema key: no second parse of the envelope.
+                    self.schema_watch.observe_schema(table, self.decoder.schema_key)
             except RecordError as exc:
                 self._record_failed(m, exc, "decode")
                 continue
