@@ -1,7 +1,7 @@
 """`python -m tests.emulator --flavor doris|starrocks --fe-port N --be-port M --mysql-host H --mysql-port P`
 
-Prints `fe=<url>[,<url>] be=<url>` and then one line `ready` once both endpoints serve; runs until
-interrupted. Port 0 picks a free port.
+Prints `fe=<url>[,<url>] query=<port> be=<url>` and then one line `ready` once the endpoints serve; runs
+until interrupted. Port 0 picks a free port.
 """
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="another FE sharing the BE and state (repeatable; 0 = free port)",
     )
     p.add_argument("--be-port", type=int, default=0)
+    p.add_argument(
+        "--query-port",
+        type=int,
+        default=0,
+        help="the FE's MySQL port: SHOW TRANSACTION from the emulator, other SQL on MariaDB (0 = free port)",
+    )
     p.add_argument("--mysql-host", default="127.0.0.1")
     p.add_argument("--mysql-port", type=int, default=3306)
     p.add_argument("--user", default="root", help="Stream Load (HTTP Basic) user")
@@ -57,9 +63,11 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
 
 async def serve(args: argparse.Namespace) -> None:
     emulator = Emulator(config_from(args))
-    await emulator.start([args.fe_port, *args.extra_fe_port], args.be_port)
+    await emulator.start([args.fe_port, *args.extra_fe_port], args.be_port, args.query_port)
     fes = ",".join(emulator.fe_url(i) for i in range(len(emulator.fes)))
-    print(f"fe={fes} be={emulator.be_url}", flush=True)
+    assert emulator.query is not None
+    # query= sits before be= because some readers take everything after "be=" as the BE's URL.
+    print(f"fe={fes} query={emulator.query.port} be={emulator.be_url}", flush=True)
     print("ready", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

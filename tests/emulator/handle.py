@@ -68,6 +68,12 @@ class EmulatorHandle:
         return self.emulator.be_url
 
     @property
+    def query_port(self) -> int:
+        """The FE's MySQL port (127.0.0.1): SHOW TRANSACTION from the emulator, other SQL on MariaDB."""
+        assert self.emulator.query is not None
+        return self.emulator.query.port
+
+    @property
     def mysql(self) -> dict[str, Any]:
         c = self.config
         return {

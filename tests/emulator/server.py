@@ -11,6 +11,7 @@ from tests.emulator.control import ControlRoutes
 from tests.emulator.core import HOST, EmulatorConfig, Site, free_port
 from tests.emulator.dialects import Flavor
 from tests.emulator.frontend import FrontendRoutes
+from tests.emulator.mysql_fe import MariaDBTarget, MysqlFrontend
 from tests.emulator.stream_load import StreamLoadRoutes
 from tests.emulator.transactions import StarRocksTransactionRoutes
 from tests.emulator.two_phase import DorisTwoPhaseRoutes
@@ -23,13 +24,25 @@ class Emulator(
 ):
     """One emulated cluster: its FEs, its BE and their routes."""
 
-    async def start(self, fe_ports: list[int], be_port: int) -> None:
+    query: MysqlFrontend | None = None
+
+    async def start(self, fe_ports: list[int], be_port: int, query_port: int | None = 0) -> None:
+        """Start the BE, the FEs and (unless `query_port` is None) the MySQL query port; 0 = a free port."""
         self.be = Site(be_port or free_port())
         await self._start_site(self.be, self.be_app())
         for port in fe_ports:
             site = Site(port or free_port())
             self.fes.append(site)
             await self._start_site(site, self.fe_app())
+        if query_port is not None:
+            c = self.config
+            target = (
+                None
+                if c.count_only
+                else MariaDBTarget(c.mysql_host, c.mysql_port, c.mysql_user, c.mysql_password)
+            )
+            self.query = MysqlFrontend(self.registry, c.user, c.password, target, HOST)
+            await self.query.start(query_port)
 
     async def _start_site(self, site: Site, app: web.Application) -> None:
         # Bodies are decompressed by the load path (Content-Encoding and compress_type name one layer).
@@ -60,6 +73,8 @@ class Emulator(
             await self._start_site(self.be, self.be_app())
 
     async def stop(self) -> None:
+        if self.query is not None:
+            await self.query.stop()
         for index in range(len(self.fes)):
             await self.stop_fe(index)
         await self.stop_be()

@@ -73,6 +73,8 @@ class Txn:
     csv_carry: bytes = b""  # an unterminated last CSV row, continued by the next load
     error_url: str | None = None
     visible_at: float | None = None  # a Publish Timeout txn turns VISIBLE at this time
+    precommitted_at: float | None = None  # Doris 2PC precommit (SHOW TRANSACTION's PreCommitTime)
+    committed_at: float | None = None  # first COMMITTED or VISIBLE (SHOW TRANSACTION's CommitTime)
 
     @property
     def job_status(self) -> str:
@@ -121,6 +123,8 @@ class Registry:
         txn.state = state
         txn.reason = reason or txn.reason
         txn.finished_at = self.clock.now()
+        if state in FINISHED and txn.committed_at is None:
+            txn.committed_at = txn.finished_at
         txn.deadline = None
         txn.staged = [] if state in (TxnState.ABORTED, TxnState.VISIBLE) else txn.staged
 

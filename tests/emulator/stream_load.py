@@ -101,10 +101,12 @@ class StreamLoadRoutes(EmulatorCore):
         staged = [StagedLoad(schema, plan)] if schema is not None else []
         if opts.two_phase_commit:
             txn.staged, txn.state = staged, TxnState.PRECOMMITTED
-            txn.deadline = self.registry.clock.now() + self.registry.precommit_timeout
+            txn.precommitted_at = self.registry.clock.now()
+            txn.deadline = txn.precommitted_at + self.registry.precommit_timeout
         elif group == "async_mode":
             # Visible only after the group's internal commit.
             txn.staged, txn.state = staged, TxnState.COMMITTED
+            txn.committed_at = self.registry.clock.now()
             self._spawn(self._publish_later(txn))
         else:
             await self._commit_now(request, txn, outcome, staged, fault)

@@ -75,10 +75,11 @@ def test_cli_prints_ports_then_ready_and_serves() -> None:
     )
     try:
         assert proc.stdout is not None
-        addresses = proc.stdout.readline().split()
+        addresses = dict(field.split("=", 1) for field in proc.stdout.readline().split())
         assert proc.stdout.readline().strip() == "ready"
-        fes = addresses[0].removeprefix("fe=").split(",")
-        be = addresses[1].removeprefix("be=")
+        fes = addresses["fe"].split(",")
+        be = addresses["be"]
+        assert int(addresses["query"]) > 0
         assert len(fes) == 2
         reply = httpx.put(
             f"{fes[1]}/api/d/t/_stream_load",
