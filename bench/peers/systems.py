@@ -32,7 +32,7 @@ class Target:
     database: str
     table: str
     topic: str
-    query_port: int = 9030  # Doris only: the FE MySQL port (the emulator has none; MariaDB's stands in)
+    query_port: int = 9030  # Doris only: the FE MySQL port (the emulator's `query_port`, or MariaDB's)
 
 
 def _host_port(url: str) -> tuple[str, int]:

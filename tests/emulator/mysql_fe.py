@@ -58,6 +58,13 @@ _SHOW_TXN = re.compile(
 )
 _IS_SHOW_TXN = re.compile(r"^\s*SHOW\s+TRANSACTION\b", re.IGNORECASE)
 # Kept on the emulator side: the MariaDB connection stays utf8mb4 so that its replies decode.
+# A Doris FE (version 5.7.99) knows `transaction_isolation`, so Connector/J asks for it; MariaDB before
+# 11.1 only knows `tx_isolation`, which every MariaDB still accepts.
+# Only variable references are renamed, not aliases (`AS transaction_isolation` names a result column).
+_TX_ISOLATION = re.compile(
+    r"(@@(?:session\.|global\.|local\.)?|\bSET\s+(?:SESSION\s+|GLOBAL\s+|LOCAL\s+)?)transaction_isolation\b",
+    re.IGNORECASE,
+)
 _KEEP_LOCAL = re.compile(r"^\s*SET\s+(NAMES|CHARACTER\s+SET|CHARSET|character_set_results)\b", re.IGNORECASE)
 
 
@@ -248,7 +255,7 @@ class FrontendSession(BaseSession):
             return _transaction_result(show_transaction(self.registry, query, self.database))
         if _KEEP_LOCAL.match(sql):
             return None
-        return await asyncio.to_thread(self._forward, sql)
+        return await asyncio.to_thread(self._forward, _TX_ISOLATION.sub(r"\1tx_isolation", sql))
 
     async def use(self, database: str) -> None:
         await asyncio.to_thread(self._forward, f"USE `{database.replace('`', '``')}`")

@@ -171,6 +171,11 @@ def test_other_sql_runs_on_mariadb(doris_emulator: EmulatorHandle) -> None:
         cur.execute("SELECT @@version, 1 + 1, NULL")
         version, two, null = cur.fetchone()
         assert "MariaDB" in version and two == 2 and null is None
+        # Connector/J asks a 5.7.99 server for transaction_isolation; MariaDB 10.11 knows tx_isolation.
+        cur.execute("SET SESSION transaction_isolation = 'READ-COMMITTED'")
+        cur.execute("SELECT @@session.transaction_isolation AS transaction_isolation")
+        assert cur.fetchall() == (("READ-COMMITTED",),)
+        assert cur.description[0][0] == "transaction_isolation"
         cur.execute(f"USE `{db}`")
         cur.execute("INSERT INTO t VALUES (1, 'ü', x'00ff'), (2, NULL, NULL)")
         cur.execute("SET @x = 5")

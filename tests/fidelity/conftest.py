@@ -1,8 +1,9 @@
 """Fixtures of the fidelity suite: the real connectors' plugins and emulators whose user is MariaDB's.
 
 The Doris connector also runs SQL against the FE's MySQL port (information_schema in Debezium mode, SHOW
-TRANSACTION for exactly-once). The emulator has no MySQL port, so `doris.query.port` points at MariaDB and the
-emulator's Stream Load user is MariaDB's (bench/peers/stack.py), unlike the shared `doris_emulator` fixture.
+TRANSACTION for exactly-once): `doris.query.port` is the emulator's query port (tests/emulator/mysql_fe.py),
+which answers SHOW TRANSACTION itself and forwards the rest to MariaDB. The emulator's Stream Load user is
+MariaDB's (bench/peers/stack.py), unlike the shared `doris_emulator` fixture.
 """
 
 from __future__ import annotations

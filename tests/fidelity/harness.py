@@ -34,7 +34,7 @@ def new_target(
         database=db,
         table="events",
         topic=topic,
-        query_port=mariadb.port,
+        query_port=emulator.query_port,
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.peers import cases
+from bench.peers.connect import ConnectRun
 from bench.peers.systems import doris_connector
 from tests.devstack.kafka_broker import KafkaBroker
 from tests.devstack.mariadb import MariaDB
@@ -93,13 +94,6 @@ def test_debezium_ingestion_applies_creates_updates_and_deletes(
         assert settle(run, lambda: rows(doris_fe, target)) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator gap: delivery.guarantee=exactly_once runs `SHOW TRANSACTION FROM <db> WHERE LABEL LIKE "
-    "'<topic>__KC_<partition>__KC_<db>_<table>%'` on the FE's MySQL port before the first load; the emulator "
-    "has no MySQL-protocol FE (MariaDB stands in and rejects SHOW TRANSACTION), so every put() fails with "
-    "'Unable to obtain the label generated ...' and nothing loads",
-)
 def test_exactly_once_mode_loads_every_row_once(
     tmp_path: Path,
     kafka_broker: KafkaBroker,
@@ -108,10 +102,31 @@ def test_exactly_once_mode_loads_every_row_once(
     connect_libs: Path,
     doris_plugin: Path,
 ) -> None:
+    """The label scan (`SHOW TRANSACTION … LIKE` on the emulator's query port) skips offsets already visible:
+    a second connector (new consumer group, so Kafka replays from offset 0) loads nothing again."""
     target = new_target(doris_fe, mariadb, kafka_broker, "DUPLICATE", partitions=1)
     kafka_broker.produce(target.topic, cases.values("json", 500))
+    expected = [cases.expected_row(i) for i in range(500)]
 
     props = doris_connector(target, "json", exactly_once=True)
-    with running_connector(tmp_path, connect_libs, doris_plugin, kafka_broker, props) as run:
+    with running_connector(tmp_path / "first", connect_libs, doris_plugin, kafka_broker, props) as run:
         wait_for(run, lambda: len(rows(doris_fe, target)) >= 500, timeout=45)
-        assert settle(run, lambda: rows(doris_fe, target)) == [cases.expected_row(i) for i in range(500)]
+        assert settle(run, lambda: rows(doris_fe, target)) == expected
+        wait_for(run, lambda: _all_visible(doris_fe, target.database), what="every transaction VISIBLE")
+    first_txns = len(doris_fe.txns(db=target.database))
+
+    replay = {**props, "name": "doris-json-replay"}
+    with running_connector(tmp_path / "replay", connect_libs, doris_plugin, kafka_broker, replay) as run:
+        scanned = f"init topic {target.topic} partition 0 offset 499"
+        wait_for(run, lambda: scanned in _log(run), what=f"'{scanned}' in the log")
+        assert settle(run, lambda: rows(doris_fe, target)) == expected
+    assert len(doris_fe.txns(db=target.database)) == first_txns
+
+
+def _log(run: ConnectRun) -> str:
+    return run.log.read_text(errors="replace") if run.log.exists() else ""
+
+
+def _all_visible(emulator: EmulatorHandle, db: str) -> bool:
+    txns = emulator.txns(db=db)
+    return bool(txns) and {t["state"] for t in txns} == {"VISIBLE"}
