@@ -32,8 +32,8 @@ def start_emulator(flavor: str, mariadb: MariaDB | None, count_only: bool = Fals
     """An emulator with one FE; `count_only` (nothing stored, only counted) for throughput runs.
 
     Backed by MariaDB, its Stream Load user is MariaDB's: the Doris connector also speaks SQL to the FE's
-    MySQL port (information_schema in Debezium mode, SHOW TRANSACTION for exactly-once), and the emulator has
-    no MySQL port, so MariaDB answers those queries with the same credentials.
+    MySQL port (information_schema in Debezium mode, SHOW TRANSACTION for exactly-once). The emulator's query
+    port answers SHOW TRANSACTION and forwards the rest to MariaDB with those credentials.
     """
     store = mariadb if not count_only else None
     config = EmulatorConfig(
