@@ -48,7 +48,42 @@ sys.path.insert(0, str(ROOT / "bench"))
 from emulator_count_only import AUTH, cpu_seconds, make_rows  # noqa: E402
 
 BUDGET = 256 * 1024 * 1024
-FETCH = {"fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760, "fetch.queue.backoff.ms": 10}
+#: The worker's own fetch settings (olapsink_worker.consumer.consumer_config), so that the bare consumer is
+#: measured on the same footing.
+FETCH = {
+    "fetch.max.bytes": 52428800,
+    "max.partition.fetch.bytes": 10485760,
+    "fetch.queue.backoff.ms": 10,
+    "fetch.wait.max.ms": 100,
+    "queued.max.messages.kbytes": 65536,
+}
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU-seconds per thread name of a process (Python threads, librdkafka's rdk:* threads)."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        name = re.sub(r"[0-9]+$", "", comm).rstrip(":/_-") or comm
+        if task.name == str(pid):
+            name = "main (the loop)"
+        elif name.startswith("python"):
+            name = "other Python threads (loads, metrics)"
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def box_busy_seconds() -> float:
+    """CPU-seconds all processes of the machine used so far (/proc/stat): the broker, the emulator, the
+    worker and whatever else runs on the box share the same cores."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(f) for f in fields]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def envelope_rows(count: int) -> list[bytes]:
@@ -178,20 +213,29 @@ def bare_consumer(bootstrap: str, topic: str, total: int) -> None:
     )
     c.subscribe([topic])
     seen = nbytes = 0
-    t0 = 0.0
+    t0 = cpu0 = 0.0
     while seen < total:
         msgs = c.consume(10000, 1.0)
         if msgs and not t0:
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
         for m in msgs:
             v = m.value()
             if v is not None:
                 nbytes += len(v)
         seen += len(msgs)
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0  # all threads: the Python loop and librdkafka's
     c.close()
     print(
-        json.dumps({"seconds": elapsed, "records": seen, "bytes": nbytes, "rss_mb": peak_rss_mb(os.getpid())})
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "records": seen,
+                "bytes": nbytes,
+                "rss_mb": peak_rss_mb(os.getpid()),
+                "cpu_s": cpu,
+            }
+        )
     )
 
 
@@ -205,9 +249,7 @@ def run_bare(bootstrap: str, topic: str, total: int) -> dict[str, Any]:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"bare consumer failed: {proc.stderr[-2000:]}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["cpu_s"] = None
-    return out
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
 # -- worker ------------------------------------------------------------------------------------------------
@@ -285,6 +327,8 @@ def run_worker(
                 "record",
                 "--threads",
                 *(["--idle"] if os.environ.get("BENCH_IDLE") else []),
+                # BENCH_GIL=1: only samples holding the GIL (the Python work, not waits in C or I/O)
+                *(["--gil"] if os.environ.get("BENCH_GIL") else []),
                 "-f",
                 "raw",
                 "-r",
@@ -300,8 +344,9 @@ def run_worker(
             stderr=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{mport}/metrics"
-    t0 = t1 = 0.0
-    cpu0 = emu0 = 0.0
+    t0 = t1 = read = 0.0
+    cpu0 = emu0 = box0 = 0.0
+    threads0: dict[str, float] = {}
     deadline = time.monotonic() + 900
     try:
         while time.monotonic() < deadline:
@@ -317,6 +362,10 @@ def run_worker(
             now = time.perf_counter()
             if consumed and not t0:
                 t0, cpu0, emu0 = now, cpu_seconds(proc.pid), cpu_seconds(emulator_pid)
+                box0 = box_busy_seconds()
+                threads0 = thread_cpu_seconds(proc.pid)
+            if consumed >= total and not read:
+                read = now
             if loaded >= total:
                 t1 = now
                 break
@@ -325,12 +374,23 @@ def run_worker(
             raise RuntimeError("worker did not load everything in time")
         cpu = cpu_seconds(proc.pid) - cpu0
         emulator_cpu = cpu_seconds(emulator_pid) - emu0
+        box_cpu = box_busy_seconds() - box0
+        threads = {k: round(v - threads0.get(k, 0.0), 2) for k, v in thread_cpu_seconds(proc.pid).items()}
         rss = peak_rss_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(60)
         log.close()
-    return {"seconds": t1 - t0, "records": total, "rss_mb": rss, "cpu_s": cpu, "emulator_cpu_s": emulator_cpu}
+    return {
+        "seconds": t1 - t0,
+        "read_seconds": (read or t1) - t0,
+        "records": total,
+        "rss_mb": rss,
+        "cpu_s": cpu,
+        "emulator_cpu_s": emulator_cpu,
+        "box_cpu_s": box_cpu,
+        "threads_cpu_s": {k: v for k, v in sorted(threads.items(), key=lambda kv: -kv[1]) if v},
+    }
 
 
 #: name -> (value format, partitions, delivery guarantee)
@@ -379,6 +439,8 @@ def main() -> None:
                 "value_bytes_avg": nbytes / total,
                 "bare_records_s": total / bare["seconds"],
                 "bare_rss_mb": bare["rss_mb"],
+                "bare_cpu_s": bare["cpu_s"],
+                "bare_records_per_cpu_s": total / bare["cpu_s"] if bare["cpu_s"] else None,
                 "worker_records_s": total / worker["seconds"],
                 "worker_MB_s": nbytes / worker["seconds"] / 1e6,
                 "worker_rss_mb": worker["rss_mb"],
@@ -387,6 +449,14 @@ def main() -> None:
                 # The emulator shares the cores; when its CPU seconds approach the wall time it is the limit.
                 "emulator_cpu_s": worker["emulator_cpu_s"],
                 "worker_wall_s": worker["seconds"],
+                # Until every record was consumed (the bare consumer's end point); the rest is the last
+                # loads, and the flush interval for batches no count/bytes trigger cut.
+                "worker_read_s": worker["read_seconds"],
+                "read_ratio_to_bare": bare["seconds"] / max(worker["read_seconds"], 1e-9),
+                # Busy CPU-seconds of the whole box during the worker run (2 cores: at most 2 x wall).
+                "box_cpu_s": worker["box_cpu_s"],
+                # Where the worker's CPU went, by thread name (the loop is python3's main thread).
+                "worker_threads_cpu_s": worker["threads_cpu_s"],
                 "load_average": os.getloadavg()[0],
                 "ratio_to_bare": bare["seconds"] / worker["seconds"],
             }
@@ -407,6 +477,7 @@ def main() -> None:
     header = (
         f"{'case':<16}{'records':>9}{'bare rec/s':>12}{'worker rec/s':>14}"
         f"{'MB/s':>8}{'ratio':>7}{'RSS MB':>8}{'CPU s':>7}{'rec/CPU-s':>11}{'wall s':>8}{'emu CPU s':>10}"
+        f"{'read s':>7}{'bare rec/CPU-s':>15}{'box CPU s':>10}"
     )
     print(header)
     for r in results:
@@ -414,7 +485,9 @@ def main() -> None:
             f"{r['case']:<16}{r['records']:>9}{r['bare_records_s']:>12,.0f}{r['worker_records_s']:>14,.0f}"
             f"{r['worker_MB_s']:>8.1f}{r['ratio_to_bare']:>7.2f}{r['worker_rss_mb']:>8.0f}{r['worker_cpu_s']:>7.1f}"
             f"{r['worker_records_per_cpu_s'] or 0:>11,.0f}{r['worker_wall_s']:>8.1f}"
-            f"{r['emulator_cpu_s']:>10.1f}"
+            f"{r['emulator_cpu_s']:>10.1f}{r['worker_read_s']:>7.1f}"
+            f"{r['bare_records_per_cpu_s'] or 0:>15,.0f}"
+            f"{r['box_cpu_s']:>10.1f}"
         )
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; wrote {out}")
 
