@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import groupby, repeat
 from pathlib import Path
 from typing import Any
 
@@ -310,8 +310,10 @@ class Engine:
         nbytes = sum(len(v) for v in values if v is not None)
         self.metrics.bytes_consumed.labels(topic).inc(nbytes)
         self._avg_record = 0.8 * self._avg_record + 0.2 * (nbytes / len(values) + ROW_OVERHEAD)
-        by_table: dict[TableRef, tuple[list[bytes], list[int]]] = {}
         default_table = self.router.table_for_topic(topic)
+        if not self.router.by_field and self.schema_watch is None and self._decode_run(tp, run, values):
+            return
+        by_table: dict[TableRef, tuple[list[bytes], list[int]]] = {}
         for m, value in zip(run, values, strict=True):
             try:
                 row = self.decoder.decode(value, topic)
@@ -333,6 +335,30 @@ class Engine:
             self._to_submit.extend(self.buffers.add(key, rows, offsets.__getitem__))
         # Only now: a record that stopped the sink above must not be covered by a commit.
         self.tracker.consumed(tp, run[-1].offset())
+
+    def _decode_run(self, tp: TopicPartition, run: list[Any], values: list[bytes | None]) -> bool:
+        """One table, no schema watch: decode the whole run with one map() (~0.4 us per record less than
+        the loop with its per-record bookkeeping). False when a record failed: the caller's per-record
+        loop then decodes the run again (decoding is deterministic) and handles it, naming its offset."""
+        topic, partition = tp
+        try:
+            rows = list(map(self.decoder.decode, values, repeat(topic)))
+        except RecordError:
+            return False
+        skipped = rows.count(None)
+        offset_at: Callable[[int], int]
+        if skipped:
+            self.metrics.records_skipped.labels(topic).inc(skipped)
+            offsets = [m.offset() for m, row in zip(run, rows, strict=True) if row is not None]
+            rows = [row for row in rows if row is not None]
+            offset_at = offsets.__getitem__
+        else:
+            offset_at = lambda i: run[i].offset()  # noqa: E731 - only first/last and bisection probes
+        if rows:
+            key = BatchKey(topic, partition, self.router.table_for_topic(topic))
+            self._to_submit.extend(self.buffers.add(key, rows, offset_at))  # type: ignore[arg-type]
+        self.tracker.consumed(tp, run[-1].offset())
+        return True
 
     def _record_failed(self, message: Any, exc: RecordError, stage: str) -> None:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
