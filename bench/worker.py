@@ -369,7 +369,10 @@ def run_worker(
             if loaded >= total:
                 t1 = now
                 break
-            time.sleep(0.1)  # each scrape costs the worker CPU (its HTTP thread renders every metric)
+            # Each scrape costs the worker CPU (~1 ms to render, 64 partitions' gauges included, plus the
+            # server thread) and a GIL switch: scrape often only where an end point is close.
+            near = (not t0) or total * 0.9 <= consumed < total or loaded >= total * 0.9
+            time.sleep(0.05 if near else 0.25)
         else:
             raise RuntimeError("worker did not load everything in time")
         cpu = cpu_seconds(proc.pid) - cpu0
