@@ -15,7 +15,6 @@ import gzip
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,10 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.emulator.launch import launch  # noqa: E402
+
 AUTH = ("bench", "bench")
 
 
@@ -69,38 +72,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.emulator",
-            "--flavor",
-            "doris",
-            "--count-only",
-            "--user",
-            AUTH[0],
-            "--password",
-            AUTH[1],
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    be_url = ""
-    for line in proc.stdout:
-        if line.startswith("fe="):
-            be_url = line.split("be=")[1].strip()
-        if line.strip() == "ready":
-            return proc, be_url
-    raise RuntimeError("emulator exited before printing ready")
-
-
 def run(rows: int, loads: int) -> dict[str, Any]:
     data = make_rows(rows)
     row_bytes = sum(len(r) for r in data) / len(data)
-    proc, be_url = start_emulator()
+    emulator = launch("doris", user=AUTH[0], password=AUTH[1])
+    proc, be_url = emulator.process, emulator.be_url
     results = []
     try:
         with httpx.Client(auth=AUTH, timeout=120) as client:

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 from olapsink_worker.load import LoaderSettings, LoadOptions, StreamLoader, dialect_for, make_label  # noqa: E402
 from olapsink_worker.load.compression import compress  # noqa: E402
 from olapsink_worker.tables import TableRef  # noqa: E402
+
+from tests.emulator.launch import launch  # noqa: E402
 
 TABLE = TableRef("bench", "events")
 
@@ -88,25 +89,9 @@ def pure_part(rows: list[bytes], flavor: str) -> list[dict[str, Any]]:
     return results
 
 
-def start_emulator(flavor: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.emulator", "--flavor", flavor, "--count-only", "--user", "root"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    fe = ""
-    for line in proc.stdout:
-        if line.startswith("fe="):
-            fe = line.split()[0][3:].split(",")[0]
-        if line.strip() == "ready":
-            return proc, fe
-    raise RuntimeError("the emulator did not start")
-
-
 def load_part(rows: list[bytes], flavor: str, loads: int) -> list[dict[str, Any]]:
-    proc, fe = start_emulator(flavor)
+    emulator = launch(flavor, user="root")
+    proc, fe = emulator.process, emulator.fe_url
     results = []
     try:
         for codec in ("none", "gzip", "lz4"):

@@ -47,6 +47,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from emulator_count_only import AUTH, cpu_seconds, make_rows  # noqa: E402
 
+from tests.emulator.launch import launch  # noqa: E402
+
 BUDGET = 256 * 1024 * 1024
 #: The worker's own fetch settings (olapsink_worker.consumer.consumer_config), so that the bare consumer is
 #: measured on the same footing.
@@ -164,36 +166,6 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    """The Doris emulator in count-only mode; returns the process and its FE URL (loads are redirected
-    to the BE like in production)."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.emulator",
-            "--flavor",
-            "doris",
-            "--count-only",
-            "--user",
-            AUTH[0],
-            "--password",
-            AUTH[1],
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    fe_url = ""
-    for line in proc.stdout:
-        if line.startswith("fe="):
-            fe_url = line.split()[0][3:].split(",")[0]
-        if line.strip() == "ready":
-            return proc, fe_url
-    raise RuntimeError("emulator exited before printing ready")
 
 
 # -- bare consumer (runs as a child process: python bench/worker.py --bare BOOTSTRAP TOPIC N) ------------
@@ -420,7 +392,8 @@ def main() -> None:
     workdir = ROOT / "bench" / "results" / "worker-run"
     workdir.mkdir(parents=True, exist_ok=True)
     bootstrap, server = broker_bootstrap()
-    emulator, fe_url = start_emulator()
+    launched = launch("doris", user=AUTH[0], password=AUTH[1])
+    emulator, fe_url = launched.process, launched.fe_url
     results = []
     try:
         passthrough = make_rows(args.records)
