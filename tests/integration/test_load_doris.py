@@ -6,27 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from olapsink_worker.load import LoaderSettings, LoadOptions, StreamLoader
+from olapsink_worker.load import LoadOptions
 from olapsink_worker.tables import TableRef
 
+from tests.integration.loading import loader_for, rows, select
+
 pytestmark = pytest.mark.integration
-
-
-def loader_for(emulator: Any, **settings: Any) -> StreamLoader:
-    values: dict[str, Any] = {
-        "flavor": "doris",
-        "endpoints": tuple(emulator.fe_urls),
-        "user": emulator.user,
-        "label_prefix": "itest",
-        "connect_timeout": 2.0,
-        "read_timeout": 10.0,
-    }
-    values.update(settings)
-    return StreamLoader(LoaderSettings(**values), emulator.password)
-
-
-def rows(ids: range, **extra: Any) -> list[bytes]:
-    return [json.dumps({"id": i, "name": f"n{i}", **extra}).encode() for i in ids]
 
 
 @pytest.fixture
@@ -34,10 +19,6 @@ def table(doris_emulator: Any) -> TableRef:
     db = doris_emulator.create_database("doris")
     doris_emulator.create_table(db, "users", "UNIQUE", {"id": "INT", "name": "VARCHAR(32)"})
     return TableRef(db, "users")
-
-
-def select(emulator: Any, table: TableRef) -> list[tuple[Any, ...]]:
-    return emulator.query(f"SELECT id, name FROM `{table.database}`.`{table.table}` ORDER BY id")
 
 
 def test_direct_to_be_skips_the_fe_redirect(doris_emulator: Any, table: TableRef) -> None:

@@ -3,7 +3,6 @@ are classified and retried. No Kafka: batches are built by hand."""
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
@@ -19,30 +18,15 @@ from olapsink_worker.load import (
 )
 from olapsink_worker.tables import TableRef
 
+from tests.integration.loading import loader_for, rows
+
 pytestmark = pytest.mark.integration
 
 COLUMNS = {"id": "INT", "name": "VARCHAR(32)"}
 
 
-def loader_for(emulator: Any, **settings: Any) -> StreamLoader:
-    values: dict[str, Any] = {
-        "flavor": emulator.flavor,
-        "endpoints": tuple(emulator.fe_urls),
-        "user": emulator.user,
-        "label_prefix": "itest",
-        "connect_timeout": 2.0,
-        "read_timeout": 10.0,
-    }
-    values.update(settings)
-    return StreamLoader(LoaderSettings(**values), emulator.password)
-
-
 def fast_retries(max_retries: int = 5) -> RetryPolicy:
     return RetryPolicy(max_retries=max_retries, base_delay=0.01, max_delay=0.05, rng=random.Random(0))
-
-
-def rows(ids: range) -> list[bytes]:
-    return [json.dumps({"id": i, "name": f"n{i}"}).encode() for i in ids]
 
 
 @pytest.fixture

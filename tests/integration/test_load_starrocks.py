@@ -6,23 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from olapsink_worker.load import LoaderSettings, LoadOptions, RetryPolicy, RowsRejectedError, StreamLoader
+from olapsink_worker.load import LoadOptions, RetryPolicy, RowsRejectedError
 from olapsink_worker.tables import TableRef
 
+from tests.integration.loading import loader_for, select
+
 pytestmark = pytest.mark.integration
-
-
-def loader_for(emulator: Any, **settings: Any) -> StreamLoader:
-    values: dict[str, Any] = {
-        "flavor": "starrocks",
-        "endpoints": tuple(emulator.fe_urls),
-        "user": emulator.user,
-        "label_prefix": "itest",
-        "connect_timeout": 2.0,
-        "read_timeout": 10.0,
-    }
-    values.update(settings)
-    return StreamLoader(LoaderSettings(**values), emulator.password)
 
 
 @pytest.fixture
@@ -30,10 +19,6 @@ def table(starrocks_emulator: Any) -> TableRef:
     db = starrocks_emulator.create_database("sr")
     starrocks_emulator.create_table(db, "users", "PRIMARY", {"id": "INT", "name": "VARCHAR(32)"})
     return TableRef(db, "users")
-
-
-def select(emulator: Any, table: TableRef) -> list[tuple[Any, ...]]:
-    return emulator.query(f"SELECT id, name FROM `{table.database}`.`{table.table}` ORDER BY id")
 
 
 def test_json_array_is_the_default_body(starrocks_emulator: Any, table: TableRef) -> None:
