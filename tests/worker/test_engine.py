@@ -117,6 +117,28 @@ def test_time_trigger_flushes_without_new_records():
     assert consumer.committed_store[("t", 0)][0] == 3
 
 
+def test_time_trigger_counts_from_the_consume_call_not_its_return():
+    # librdkafka's batch consume returns when its batch is full or its timeout ends: a trickle of records
+    # arrives at the start of the wait and is handed over at its end. The interval counts from the call.
+    clock = Clock()
+
+    class WaitingConsumer(FakeConsumer):
+        def consume(self, num, timeout):
+            out = super().consume(num, timeout)
+            clock.now += timeout  # the whole timeout: fewer than ``num`` records came
+            return out
+
+    consumer = WaitingConsumer(logs={("t", 0): rows(3)})
+    loader = FakeLoader()
+    engine = engine_for(consumer, loader, clock=clock)
+    engine.step()  # idle timeout 0.5 s: the 3 records are handed over at 0.5
+    assert clock.now == 0.5 and loader.calls == []
+    engine.step()  # the wait ends at the batch's deadline, 1.0 s after the call that read it: cut there
+    assert clock.now == 1.0
+    engine._harvest(block=5)
+    assert loader.calls == ["tbl-t-0-0-2"]
+
+
 def test_retryable_errors_are_retried_with_the_same_label():
     consumer = FakeConsumer(logs={("t", 0): rows(10)})
     loader = FakeLoader(script=[RetryableLoadError("503", delay=0), RetryableLoadError("503", delay=0)])

@@ -139,8 +139,14 @@ class Buffers:
 
     # -- adding rows ----------------------------------------------------------------------------------
 
-    def add(self, key: BatchKey, rows: list[bytes], offset_at: OffsetAt) -> list[Batch]:
-        """Append rows (offsets ascending, ``offset_at(i)`` gives row i's) and return the batches this cut."""
+    def add(
+        self, key: BatchKey, rows: list[bytes], offset_at: OffsetAt, arrived: float | None = None
+    ) -> list[Batch]:
+        """Append rows (offsets ascending, ``offset_at(i)`` gives row i's) and return the batches this cut.
+
+        ``arrived``: a clock reading no later than the rows' arrival; a batch they open counts its age from
+        it. The engine passes the time it called ``consume()``, which blocks until its batch is full or its
+        timeout ends: a trickle of records would otherwise wait that timeout on top of the flush interval."""
         st = self._state(key)
         cut: list[Batch] = []
         n = len(rows)
@@ -160,13 +166,13 @@ class Buffers:
                 continue
             if off < first:
                 j = bisect.bisect_left(range(n), first, lo=i, key=offset_at)
-                self._add_normal(st, key, rows, i, j, offset_at, cut)
+                self._add_normal(st, key, rows, i, j, offset_at, cut, arrived)
                 i = j
                 continue
             if st.open is not None and not st.open.replay:
                 cut.append(self._cut(st))
             j = bisect.bisect_right(range(n), last, lo=i, key=offset_at)
-            batch = self._open(st, key)
+            batch = self._open(st, key, arrived)
             batch.replay = True
             self._extend(batch, rows[i:j], offset_at(i), offset_at(j - 1))
             if j < n or batch.last == last:
@@ -174,7 +180,7 @@ class Buffers:
                 st.replay.popleft()
             i = j
         if i < n:
-            self._add_normal(st, key, rows, i, n, offset_at, cut)
+            self._add_normal(st, key, rows, i, n, offset_at, cut, arrived)
         return cut
 
     def _add_normal(
@@ -186,10 +192,11 @@ class Buffers:
         j: int,
         offset_at: OffsetAt,
         cut: list[Batch],
+        arrived: float | None,
     ) -> None:
         max_records = self.policy.max_records
         while i < j:
-            batch = self._open(st, key)
+            batch = self._open(st, key, arrived)
             end = j
             if max_records:
                 end = min(j, i + max_records - batch.count)
@@ -275,9 +282,9 @@ class Buffers:
                 st.skip_upto = plan[1].get(tag)
         return st
 
-    def _open(self, st: _KeyState, key: BatchKey) -> Batch:
+    def _open(self, st: _KeyState, key: BatchKey, arrived: float | None = None) -> Batch:
         if st.open is None:
-            st.open = Batch(key, started=self.clock())
+            st.open = Batch(key, started=self.clock() if arrived is None else arrived)
         return st.open
 
     def _cut(self, st: _KeyState) -> Batch:

@@ -188,6 +188,8 @@ class Engine:
         # cannot overshoot a small budget before anything is known.
         self._avg_record = 4096.0
         self._single_topic: str | None = None
+        # When the current consume() was called: its records arrived no earlier (see Buffers.add).
+        self._polled_at: float | None = None
         self.metrics.memory_budget_bytes.set(self.budget)
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -221,6 +223,7 @@ class Engine:
         """One turn of the loop (public for tests)."""
         self.health.beat()
         self.metrics.loop_heartbeat.set(time.time())
+        self._polled_at = self.clock()
         messages = self.consumer.consume(self._consume_size(), self._poll_timeout())
         if messages:
             try:
@@ -304,7 +307,7 @@ class Engine:
             self.metrics.bytes_consumed.labels(topic).inc(nbytes)
             self._avg_record = 0.8 * self._avg_record + 0.2 * (nbytes / len(values) + ROW_OVERHEAD)
             key = BatchKey(topic, partition, self.router.table_for_topic(topic))
-            self._to_submit.extend(self.buffers.add(key, values, lambda i: run[i].offset()))
+            self._to_submit.extend(self.buffers.add(key, values, lambda i: run[i].offset(), self._polled_at))
             self.tracker.consumed(tp, run[-1].offset())
             return
         nbytes = sum(len(v) for v in values if v is not None)
@@ -332,7 +335,7 @@ class Engine:
             offsets.append(m.offset())
         for table, (rows, offsets) in by_table.items():
             key = BatchKey(topic, partition, table)
-            self._to_submit.extend(self.buffers.add(key, rows, offsets.__getitem__))
+            self._to_submit.extend(self.buffers.add(key, rows, offsets.__getitem__, self._polled_at))
         # Only now: a record that stopped the sink above must not be covered by a commit.
         self.tracker.consumed(tp, run[-1].offset())
 
@@ -356,7 +359,7 @@ class Engine:
             offset_at = lambda i: run[i].offset()  # noqa: E731 - only first/last and bisection probes
         if rows:
             key = BatchKey(topic, partition, self.router.table_for_topic(topic))
-            self._to_submit.extend(self.buffers.add(key, rows, offset_at))  # type: ignore[arg-type]
+            self._to_submit.extend(self.buffers.add(key, rows, offset_at, self._polled_at))  # type: ignore[arg-type]
         self.tracker.consumed(tp, run[-1].offset())
         return True
 
