@@ -316,7 +316,7 @@ def run_worker(
             stderr=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{mport}/metrics"
-    t0 = t1 = read = 0.0
+    t0 = t1 = read = load_s = loads = 0.0
     cpu0 = emu0 = box0 = 0.0
     threads0: dict[str, float] = {}
     deadline = time.monotonic() + 900
@@ -340,6 +340,8 @@ def run_worker(
                 read = now
             if loaded >= total:
                 t1 = now
+                loads = metric(text, "olapsink_load_duration_seconds_count")
+                load_s = metric(text, "olapsink_load_duration_seconds_sum") / loads if loads else 0.0
                 break
             # Each scrape costs the worker CPU (~1 ms to render, 64 partitions' gauges included, plus the
             # server thread) and a GIL switch: scrape often only where an end point is close.
@@ -365,6 +367,8 @@ def run_worker(
         "emulator_cpu_s": emulator_cpu,
         "box_cpu_s": box_cpu,
         "threads_cpu_s": {k: v for k, v in sorted(threads.items(), key=lambda kv: -kv[1]) if v},
+        "loads": int(loads),
+        "load_ms_avg": load_s * 1000,
     }
 
 
@@ -433,6 +437,9 @@ def main() -> None:
                 "box_cpu_s": worker["box_cpu_s"],
                 # Where the worker's CPU went, by thread name (the loop is python3's main thread).
                 "worker_threads_cpu_s": worker["threads_cpu_s"],
+                # Loads of one partition run one after another: their mean time bounds a partition's rate.
+                "loads": worker["loads"],
+                "load_ms_avg": worker["load_ms_avg"],
                 "load_average": os.getloadavg()[0],
                 "ratio_to_bare": bare["seconds"] / worker["seconds"],
             }
@@ -453,7 +460,7 @@ def main() -> None:
     header = (
         f"{'case':<16}{'records':>9}{'bare rec/s':>12}{'worker rec/s':>14}"
         f"{'MB/s':>8}{'ratio':>7}{'RSS MB':>8}{'CPU s':>7}{'rec/CPU-s':>11}{'wall s':>8}{'emu CPU s':>10}"
-        f"{'read s':>7}{'bare rec/CPU-s':>15}{'box CPU s':>10}"
+        f"{'read s':>7}{'bare rec/CPU-s':>15}{'box CPU s':>10}{'loads':>6}{'load ms':>8}"
     )
     print(header)
     for r in results:
@@ -463,7 +470,7 @@ def main() -> None:
             f"{r['worker_records_per_cpu_s'] or 0:>11,.0f}{r['worker_wall_s']:>8.1f}"
             f"{r['emulator_cpu_s']:>10.1f}{r['worker_read_s']:>7.1f}"
             f"{r['bare_records_per_cpu_s'] or 0:>15,.0f}"
-            f"{r['box_cpu_s']:>10.1f}"
+            f"{r['box_cpu_s']:>10.1f}{r['loads']:>6}{r['load_ms_avg']:>8.0f}"
         )
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; wrote {out}")
 
