@@ -6,7 +6,9 @@ Part 1 runs in-process without I/O (framing, gzip level 1, lz4, labels). Part 2 
 count-only mode as a subprocess (it validates the framing and counts rows, no MariaDB) and times
 `StreamLoader.load` end to end: probe to the FE, 307, PUT of the body to the BE, reply parsing. The
 emulator shares the machine, so part 2 is a floor for the client, not a database figure; the client's
-own CPU seconds are reported separately. Prints a table and writes bench/results/load_path.json.
+own CPU seconds are reported separately, and so is the emulator's (utime + stime from /proc/<pid>/stat over
+the timed loads): in the worker benchmarks that CPU is taken from the worker being measured. Prints a table
+and writes bench/results/load_path.json.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from olapsink_worker.load import LoaderSettings, LoadOptions, StreamLoader, dial
 from olapsink_worker.load.compression import compress  # noqa: E402
 from olapsink_worker.tables import TableRef  # noqa: E402
 
+from bench.peers.procstat import cpu_seconds  # noqa: E402
 from tests.emulator.launch import launch  # noqa: E402
 
 TABLE = TableRef("bench", "events")
@@ -107,11 +110,13 @@ def load_part(rows: list[bytes], flavor: str, loads: int) -> list[dict[str, Any]
                 run = f"{codec}-{time.time_ns()}"
                 loader.load(TABLE, body, loader.label_for(TABLE, [(run, 0, 0, 0)]), len(rows))  # warm-up
                 cpu0, wall0 = time.process_time(), time.perf_counter()
+                emulator_cpu0 = cpu_seconds(proc.pid)
                 for i in range(loads):
                     label = loader.label_for(TABLE, [(run, 1, i * len(rows), (i + 1) * len(rows) - 1)])
                     result = loader.load(TABLE, body, label, len(rows))
                     assert result.total_rows == len(rows), result  # count-only: counted, not stored
                 wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+                emulator_cpu = cpu_seconds(proc.pid) - emulator_cpu0
             total_rows, total_mb = loads * len(rows), loads * len(body) / 1e6
             results.append(
                 {
@@ -120,6 +125,7 @@ def load_part(rows: list[bytes], flavor: str, loads: int) -> list[dict[str, Any]
                     "MB/s": total_mb / wall,
                     "ms/load": wall / loads * 1000,
                     "client rows/cpu-s": total_rows / cpu,
+                    "emulator CPU ms/load": emulator_cpu / loads * 1000,
                 }
             )
     finally:
@@ -140,10 +146,10 @@ def main() -> None:
     row_bytes = sum(len(r) for r in rows) / len(rows)
     results = pure_part(rows, args.flavor) + load_part(rows, args.flavor, args.loads)
     print(f"{args.flavor}: {args.rows} rows/batch, {row_bytes:.0f} B/row, {args.loads} loads per codec")
-    keys = ["rows/s", "MB/s", "ms/load", "client rows/cpu-s", "ratio", "labels/s"]
-    print(f"{'step':<22}" + "".join(f"{k:>20}" for k in keys))
+    keys = ["rows/s", "MB/s", "ms/load", "client rows/cpu-s", "emulator CPU ms/load", "ratio", "labels/s"]
+    print(f"{'step':<22}" + "".join(f"{k:>22}" for k in keys))
     for r in results:
-        cells = "".join(f"{r[k]:>20,.2f}" if k in r else f"{'':>20}" for k in keys)
+        cells = "".join(f"{r[k]:>22,.2f}" if k in r else f"{'':>22}" for k in keys)
         print(f"{r['step']:<22}{cells}")
     out = ROOT / "bench" / "results" / "load_path.json"
     out.parent.mkdir(parents=True, exist_ok=True)
