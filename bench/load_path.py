@@ -71,8 +71,8 @@ def pure_part(rows: list[bytes], flavor: str) -> list[dict[str, Any]]:
     seconds = timed(lambda: frame_rows(rows, framing), 10)
     results.append({"step": f"frame ({framing.kind})", "MB/s": mb / seconds, "rows/s": len(rows) / seconds})
     for codec in ("gzip", "lz4"):
-        out = compress(body, codec)  # type: ignore[arg-type]
-        seconds = timed(lambda codec=codec: compress(body, codec), 3)  # type: ignore[misc]
+        out = compress(body, codec)
+        seconds = timed(lambda codec=codec: compress(body, codec), 3)
         results.append(
             {
                 "step": f"compress {codec}",
@@ -103,7 +103,7 @@ def load_part(rows: list[bytes], flavor: str, loads: int) -> list[dict[str, Any]
                 endpoints=(fe,),
                 user="root",
                 label_prefix="bench",
-                options=LoadOptions(compression=codec),  # type: ignore[arg-type]
+                options=LoadOptions(compression=codec),
             )
             with StreamLoader(settings, "") as loader:
                 body = loader.frame(rows)
