@@ -85,3 +85,42 @@ def test_error_log_over_plain_http_gets_no_password_when_tls_is_configured() -> 
     plain.fetch_text("http://be1:8040/api/_load_error_log?file=e", 1000)
     assert "authorization" not in seen[0].headers
     assert seen[1].headers["authorization"] == "Basic secret"
+
+
+def test_a_large_body_goes_in_slices_with_its_length_announced() -> None:
+    # Sliced so that httpcore never re-copies the remainder of a large body after each partial send;
+    # still a Content-Length body (a BE may refuse chunked transfer), byte for byte the same.
+    import http.server
+    import threading
+
+    from olapsink_worker.load.transport import BODY_SLICE
+
+    seen: dict[str, object] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            seen["length"] = self.headers.get("Content-Length")
+            seen["chunked"] = self.headers.get("Transfer-Encoding")
+            seen["body"] = self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        body = bytes(range(256)) * (BODY_SLICE * 3 // 256 + 7)
+        transport = Transport(settings(), "Basic x")
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/db/t/_stream_load"
+        response = transport.request("PUT", url, {"label": "l1"}, body, read=10.0)
+        transport.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert response.status == 200
+    assert seen["length"] == str(len(body)) and seen["chunked"] is None
+    assert seen["body"] == body

@@ -13,7 +13,7 @@ import json
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -105,6 +105,21 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return None
 
 
+#: Bodies above this go to httpx in slices of it (see _chunked).
+BODY_SLICE = 1 << 20
+
+
+def _chunked(content: bytes, headers: Mapping[str, str]) -> tuple[bytes | Iterator[bytes], dict[str, str]]:
+    """The body as httpx should get it. httpcore sends a bytes body with ``send()`` and keeps the rest
+    as ``buffer[n:]``: a new copy of the remainder after every partial send, quadratic in the body size
+    (a 64 MiB StarRocks batch: ~0.5 CPU-s per load). Slices, with the length announced (so that it stays
+    a Content-Length body, not chunked transfer), bound each copy to one slice."""
+    if len(content) <= BODY_SLICE:
+        return content, dict(headers)
+    slices = (content[i : i + BODY_SLICE] for i in range(0, len(content), BODY_SLICE))
+    return slices, {**headers, "Content-Length": str(len(content))}
+
+
 class Transport:
     """Requests to one sink's FEs and BEs. ``client`` (tests) is used as given and not closed."""
 
@@ -138,9 +153,10 @@ class Transport:
         """One request, no redirects. Raises ``Unreachable`` when it could not connect (safe to send
         elsewhere) and ``RetryableLoadError`` when the connection broke after sending (it may have run)."""
         timeout = httpx.Timeout(read, connect=self.settings.connect_timeout)
+        body, sized = _chunked(content, headers)
         try:
             response = self._client.request(
-                method, url, headers=dict(headers), content=content, timeout=timeout, follow_redirects=False
+                method, url, headers=sized, content=body, timeout=timeout, follow_redirects=False
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             raise Unreachable(f"{origin(url)}: {type(error).__name__}: {error}") from error
