@@ -249,15 +249,21 @@ def run_worker(
     workdir: Path,
     emulator_pid: int,
     guarantee: str = "at_least_once",
+    flavor: str = "doris",
 ) -> dict[str, Any]:
     host, port = fe_url.split("//", 1)[1].rsplit(":", 1)
+    database: dict[str, Any] = (
+        {"doris": {"feHosts": [host], "httpPort": int(port), "user": AUTH[0], "database": "bench"}}
+        if flavor == "doris"
+        else {"starrocks": {"httpUrls": [f"{host}:{port}"], "user": AUTH[0], "database": "bench"}}
+    )
     doc = {
         "apiVersion": "olapsink.io/v1alpha1",
-        "kind": "DorisSink",
+        "kind": "DorisSink" if flavor == "doris" else "StarRocksSink",
         "metadata": {"name": f"bench-{topic.replace('_', '-')}"},
         "spec": {
             "kafka": {"bootstrapServers": bootstrap, "topics": [topic], "groupId": f"g-{topic}"},
-            "doris": {"feHosts": [host], "httpPort": int(port), "user": AUTH[0], "database": "bench"},
+            **database,
             "tables": [{"topic": topic, "table": "events"}],
             "buffer": {"flushIntervalMs": 1000, "memoryBudgetBytes": BUDGET},
             "load": {"compression": "none"},
@@ -391,12 +397,18 @@ def main() -> None:
     p.add_argument("--records", type=int, default=1_000_000, help="records per passthrough case")
     p.add_argument("--envelope-records", type=int, default=300_000, help="records of the envelope case")
     p.add_argument("--cases", default=",".join(CASES))
+    p.add_argument(
+        "--flavor",
+        choices=["doris", "starrocks"],
+        default="doris",
+        help="the sink kind and emulator dialect (each with its own buffer defaults)",
+    )
     args = p.parse_args()
 
     workdir = ROOT / "bench" / "results" / "worker-run"
     workdir.mkdir(parents=True, exist_ok=True)
     bootstrap, server = broker_bootstrap()
-    launched = launch("doris", user=AUTH[0], password=AUTH[1])
+    launched = launch(args.flavor, user=AUTH[0], password=AUTH[1])
     emulator, fe_url = launched.process, launched.fe_url
     results = []
     try:
@@ -410,11 +422,12 @@ def main() -> None:
             nbytes = sum(map(len, values))
             bare = run_bare(bootstrap, topic, total)
             worker = run_worker(
-                bootstrap, fe_url, topic, total, value_format, workdir, emulator.pid, guarantee
+                bootstrap, fe_url, topic, total, value_format, workdir, emulator.pid, guarantee, args.flavor
             )
             row = {
                 "case": name,
                 "guarantee": guarantee,
+                "flavor": args.flavor,
                 "records": total,
                 "value_bytes_avg": nbytes / total,
                 "bare_records_s": total / bare["seconds"],
