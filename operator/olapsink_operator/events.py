@@ -93,6 +93,7 @@ def deployment_events(
         for what, annotation in (
             ("config", labels.CONFIG_HASH_ANNOTATION),
             ("Secrets", labels.SECRETS_HASH_ANNOTATION),
+            ("Avro schemas", labels.AVRO_SCHEMAS_HASH_ANNOTATION),
             ("restart annotation", labels.RESTART_ANNOTATION),
         )
         if old_annotations.get(annotation) != new_annotations.get(annotation)

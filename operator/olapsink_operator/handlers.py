@@ -177,3 +177,17 @@ if os.environ.get("OLAPSINK_WATCH_SECRETS", "true").lower() != "false":
         ctx = _ctx(memo)
         for sink in ctx.sinks_referencing(namespace or "default", name):
             _reconcile_or_retry(ctx, sink)
+
+
+def _referenced_config_map(name: str, namespace: str | None, memo: Any, **_: Any) -> bool:
+    return "olapsink" in memo and bool(_ctx(memo).sinks_using_config_map(namespace or "default", name))
+
+
+if os.environ.get("OLAPSINK_WATCH_CONFIGMAPS", "true").lower() != "false":
+
+    @kopf.on.event("", "v1", "configmaps", when=_referenced_config_map)
+    def config_map_changed(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+        """A schema ConfigMap changed or appeared: rehash it so the workers roll with the new schemas."""
+        ctx = _ctx(memo)
+        for sink in ctx.sinks_using_config_map(namespace or "default", name):
+            _reconcile_or_retry(ctx, sink)

@@ -12,6 +12,7 @@ MANAGED_BY = "olapsink-operator"
 # Pod-template annotations whose change rolls the workers.
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 SECRETS_HASH_ANNOTATION = f"{GROUP}/secrets-hash"
+AVRO_SCHEMAS_HASH_ANNOTATION = f"{GROUP}/avro-schemas-hash"
 # Set by users on the sink; copied to the pod template so a new value rolls the workers.
 RESTART_ANNOTATION = f"{GROUP}/restart"
 

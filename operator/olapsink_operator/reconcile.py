@@ -19,7 +19,7 @@ from typing import Any
 from olapsink_worker.errors import ConfigError
 from olapsink_worker.spec import Sink, parse_manifest
 
-from olapsink_operator import labels, lag
+from olapsink_operator import avroschemas, labels, lag
 from olapsink_operator.apply import apply_child
 from olapsink_operator.autoscale import AutoscalingPolicy, Recommendations, autoscale, decide_replicas
 from olapsink_operator.events import deployment_events, post_event
@@ -90,6 +90,15 @@ class Context:
             for (_, ns, _), body in list(self.bodies.items())
             if ns == namespace
             and any(ref.secret == secret for ref in find_secret_refs(body.get("spec") or {}))
+        ]
+
+    def sinks_using_config_map(self, namespace: str, config_map: str) -> list[Mapping[str, Any]]:
+        """Sinks whose spec.converter.avroSchemaConfigMap names this ConfigMap."""
+        return [
+            body
+            for (_, ns, _), body in list(self.bodies.items())
+            if ns == namespace
+            and ((body.get("spec") or {}).get("converter") or {}).get("avroSchemaConfigMap") == config_map
         ]
 
 
@@ -227,6 +236,10 @@ def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], fresh_lag: b
 
     try:
         sink = parse_manifest(dict(body))
+        manifest = normalised_manifest(sink, body)
+        unusable = avroschemas.pod_problems(manifest["spec"])
+        if unusable:
+            raise ConfigError(unusable)
     except ConfigError as error:
         problems = [str(p) for p in error.problems]
         _write_status(ctx, body, Observation(generation, state, selector, invalid=problems))
@@ -237,7 +250,6 @@ def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], fresh_lag: b
     if was_invalid:
         post_event(ctx.kube, body, "Normal", "SpecValid", "the spec is valid again; rolling out")
 
-    manifest = normalised_manifest(sink, body)
     refs = find_secret_refs(manifest["spec"])
     values, missing = read_secrets(ctx.kube, namespace, refs)
     if missing:
@@ -246,6 +258,15 @@ def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], fresh_lag: b
             c.get("reason") == "SecretNotFound" for c in previous.get("conditions", [])
         ):
             post_event(ctx.kube, body, "Warning", "SecretNotFound", "missing: " + ", ".join(missing))
+        return
+    schemas_ref = avroschemas.schema_config_map(manifest["spec"])
+    schemas = avroschemas.read_schema_config_map(ctx.kube, namespace, schemas_ref) if schemas_ref else None
+    if schemas is not None and schemas.missing:
+        obs = Observation(generation, state, selector, missing_config_maps=schemas.missing)
+        _write_status(ctx, body, obs)
+        if not any(c.get("reason") == "ConfigMapNotFound" for c in previous.get("conditions") or []):
+            message = "spec.converter.avroSchemaConfigMap: missing " + ", ".join(schemas.missing)
+            post_event(ctx.kube, body, "Warning", "ConfigMapNotFound", message)
         return
 
     view = ctx.kafka.get(key, KafkaView())
@@ -264,6 +285,7 @@ def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], fresh_lag: b
         secrets_hash=secrets_hash(refs, values),
         default_image=ctx.default_image,
         restart=(meta.get("annotations") or {}).get(labels.RESTART_ANNOTATION),
+        avro_schemas_hash=schemas.digest if schemas is not None else None,
     )
     conflict = None
     rolled = False
@@ -316,4 +338,6 @@ def _reconcile(ctx: Context, key: SinkKey, body: Mapping[str, Any], fresh_lag: b
             next(c["message"] for c in new["conditions"] if c["type"] == "ReplicasCapped"),
         )
     if rolled:
-        log.info("%s/%s: rolling the workers (config, Secret or restart changed)", namespace, name)
+        log.info(
+            "%s/%s: rolling the workers (config, Secret, Avro schema or restart changed)", namespace, name
+        )

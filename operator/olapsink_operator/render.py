@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from olapsink_operator import labels
+from olapsink_operator.avroschemas import AVRO_SCHEMA_DIR, SCHEMA_DIR_ENV, schema_config_map
 from olapsink_operator.secretrefs import SECRETS_DIR, SecretRef, find_secret_refs
 
 CONFIG_DIR = "/etc/olapsink"
@@ -35,6 +36,7 @@ class RenderInputs:
     secrets_hash: str
     default_image: str
     restart: str | None = None  # the sink's olapsink.io/restart annotation; a new value rolls the workers
+    avro_schemas_hash: str | None = None  # of spec.converter.avroSchemaConfigMap's data, when it names one
 
 
 def config_text(manifest: Manifest) -> str:
@@ -114,13 +116,15 @@ def _secret_volumes(refs: list[SecretRef]) -> tuple[list[dict[str, Any]], list[d
     return volumes, mounts
 
 
-def _env(worker: Mapping[str, Any], refs: list[SecretRef]) -> list[dict[str, Any]]:
+def _env(worker: Mapping[str, Any], refs: list[SecretRef], avro_schemas: bool) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "OLAPSINK_CONFIG", "value": f"{CONFIG_DIR}/{CONFIG_FILE}"},
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
     ]
     env += [{"name": ref.env_name, "value": ref.file} for ref in refs]
+    if avro_schemas:
+        env.append({"name": SCHEMA_DIR_ENV, "value": AVRO_SCHEMA_DIR})
     reserved = {item["name"] for item in env}
     # The user's env comes last so it may add variables, but cannot shadow the contract above.
     env += [dict(item) for item in worker.get("env", []) if item.get("name") not in reserved]
@@ -135,6 +139,11 @@ def render_deployment(manifest: Manifest, inputs: RenderInputs) -> dict[str, Any
     sink_name = meta["name"]
     refs = find_secret_refs(spec)
     secret_volumes, secret_mounts = _secret_volumes(refs)
+    schemas = schema_config_map(spec)
+    schema_volumes, schema_mounts = [], []
+    if schemas is not None:
+        schema_volumes.append({"name": "avro-schemas", "configMap": {"name": schemas.name}})
+        schema_mounts.append({"name": "avro-schemas", "mountPath": AVRO_SCHEMA_DIR, "readOnly": True})
     port = metrics_port(manifest)
 
     template_annotations = {
@@ -142,6 +151,8 @@ def render_deployment(manifest: Manifest, inputs: RenderInputs) -> dict[str, Any
         labels.CONFIG_HASH_ANNOTATION: config_hash(config_text(manifest)),
         labels.SECRETS_HASH_ANNOTATION: inputs.secrets_hash,
     }
+    if schemas is not None:
+        template_annotations[labels.AVRO_SCHEMAS_HASH_ANNOTATION] = inputs.avro_schemas_hash or ""
     if inputs.restart:
         template_annotations[labels.RESTART_ANNOTATION] = inputs.restart
 
@@ -150,7 +161,7 @@ def render_deployment(manifest: Manifest, inputs: RenderInputs) -> dict[str, Any
         "image": worker.get("image") or inputs.default_image,
         "imagePullPolicy": worker.get("imagePullPolicy") or "IfNotPresent",
         "command": ["olapsink-worker", "--config", f"{CONFIG_DIR}/{CONFIG_FILE}"],
-        "env": _env(worker, refs),
+        "env": _env(worker, refs, avro_schemas=schemas is not None),
         "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}],
         # Liveness is the worker's own loop, never the database: a Doris outage must not restart pods.
         "livenessProbe": {
@@ -179,6 +190,7 @@ def render_deployment(manifest: Manifest, inputs: RenderInputs) -> dict[str, Any
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
             *secret_mounts,
+            *schema_mounts,
         ],
     }
     pod_spec: dict[str, Any] = {
@@ -196,6 +208,7 @@ def render_deployment(manifest: Manifest, inputs: RenderInputs) -> dict[str, Any
             {"name": "config", "configMap": {"name": labels.config_name(sink_name, flavor)}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
             *secret_volumes,
+            *schema_volumes,
         ],
     }
     for wire_key in ("serviceAccountName", "priorityClassName", "nodeSelector", "tolerations", "affinity"):

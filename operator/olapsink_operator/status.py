@@ -59,6 +59,7 @@ class Observation:
     selector: str
     invalid: Sequence[str] = ()  # "path: message" for an invalid spec; nothing else applies then
     missing_secrets: Sequence[str] = ()
+    missing_config_maps: Sequence[str] = ()  # "name" or "name/key" of spec.converter.avroSchemaConfigMap
     name_conflict: str | None = None
     deployment: DeploymentState = field(default_factory=lambda: DeploymentState(exists=False))
     decision: ReplicaDecision | None = None
@@ -87,6 +88,15 @@ def _conditions(obs: Observation) -> list[dict[str, str]]:
             condition(READY, False, "SecretNotFound", message),
             condition(PROGRESSING, False, "SecretNotFound", "waiting for the Secret(s) to exist"),
             condition(DEGRADED, True, "SecretNotFound", message),
+        ]
+    if obs.missing_config_maps:
+        message = "spec.converter.avroSchemaConfigMap: ConfigMap or key not found: " + ", ".join(
+            obs.missing_config_maps
+        )
+        return [
+            condition(READY, False, "ConfigMapNotFound", message),
+            condition(PROGRESSING, False, "ConfigMapNotFound", "waiting for the ConfigMap to exist"),
+            condition(DEGRADED, True, "ConfigMapNotFound", message),
         ]
     if obs.name_conflict:
         return [

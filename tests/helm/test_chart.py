@@ -317,7 +317,9 @@ def test_cluster_wide_mode_grants_everything_in_one_cluster_role(default_docs: l
         assert f"{sink}/scale" not in rules
     assert rules["/secrets"] == {"get", "list", "watch"}
     assert rules["apps/deployments"] == {"create", "get", "list", "watch", "patch"}
-    assert rules["/configmaps"] == rules["/services"] == rules["policy/poddisruptionbudgets"]
+    assert rules["/services"] == rules["policy/poddisruptionbudgets"] == {"create", "get", "patch"}
+    # Also list/watch: the Avro schema ConfigMaps sinks name are watched.
+    assert rules["/configmaps"] == {"create", "get", "list", "watch", "patch"}
     assert rules["/events"] == {"create"}
     assert rules["apiextensions.k8s.io/customresourcedefinitions"] == {"list", "watch"}
     binding = one(default_docs, "ClusterRoleBinding", "olapsink-operator")

@@ -9,7 +9,7 @@ from tests.helm.chart import manifests, one
 from tests.helm.restricted import restricted_violations
 from tests.operator.support import inputs, manifest_body, normalised
 
-EXAMPLES = ["doris-orders", "starrocks-users"]
+EXAMPLES = ["doris-orders", "starrocks-users", "doris-avro"]
 
 
 @pytest.mark.parametrize("example", EXAMPLES)

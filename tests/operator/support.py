@@ -26,11 +26,15 @@ def normalised(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def inputs(
-    replicas: int = 2, secrets_hash: str = "0123456789abcdef", restart: str | None = None
+    replicas: int = 2,
+    secrets_hash: str = "0123456789abcdef",
+    restart: str | None = None,
+    avro_schemas_hash: str | None = None,
 ) -> RenderInputs:
     return RenderInputs(
         replicas=replicas,
         secrets_hash=secrets_hash,
         default_image="ghcr.io/olapsink/olapsink:0.1.0",
         restart=restart,
+        avro_schemas_hash=avro_schemas_hash,
     )

@@ -353,3 +353,111 @@ def _a_worker_stops_on_a_fatal_error(kube_api: KubeApi) -> None:
     assert "WorkerFatalError" in eventually(
         lambda: "WorkerFatalError" in (r := _event_reasons(kube_api)) and r
     )
+
+
+AVRO_SINK = ("olapsink.io/v1alpha1", "DorisSink", "web", "clicks")
+# Leaves the ConfigMap watch to bring a change in: the refresher runs once at start, then not again.
+# (kmock's constant resourceVersion makes kopf rerun the sink's own handler for a while after each of
+# its patches, so the tests also check the log for the ConfigMap handler.)
+WATCHES_ONLY = {"OLAPSINK_REFRESH_SECONDS": "3600"}
+
+
+def _handled_config_map_change(caplog: pytest.LogCaptureFixture) -> bool:
+    return any("config_map_changed" in r.getMessage() for r in caplog.records if r.name.startswith("kopf"))
+
+
+def _avro_sink(api: KubeApi) -> dict[str, Any]:
+    """The example sink whose relative schema paths are keys of ConfigMap clicks-avro."""
+    body = manifest_body("doris-avro")
+    body["metadata"].pop("generation")
+    body["spec"]["kafka"]["bootstrapServers"] = "127.0.0.1:1"
+    body["spec"]["doris"].update(feHosts=["127.0.0.1"], httpPort=1)
+    return api.create(body)
+
+
+def _schema_config_map(schema: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "clicks-avro", "namespace": "web"},
+        "data": {"clicks.avsc": schema},
+    }
+
+
+def _avro_condition(api: KubeApi, type_: str) -> dict[str, Any] | None:
+    sink = api.get(*AVRO_SINK) or {}
+    return next((dict(c) for c in sink.get("status", {}).get("conditions") or [] if c["type"] == type_), None)
+
+
+def _avro_deployment(api: KubeApi) -> dict[str, Any] | None:
+    return api.get("apps/v1", "Deployment", "web", "clicks-doris-worker")
+
+
+def _avro_template_annotations(api: KubeApi) -> dict[str, str] | None:
+    deployment = _avro_deployment(api)
+    return None if deployment is None else dict(deployment["spec"]["template"]["metadata"]["annotations"])
+
+
+def _avro_event_reasons(api: KubeApi) -> list[str]:
+    return [e["reason"] for e in api.events("web") if e["involvedObject"]["name"] == "clicks"]
+
+
+def test_missing_schema_config_map_is_reported_and_nothing_rolls_out_until_it_exists(
+    kube_api: KubeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with running_operator(kube_api, WATCHES_ONLY):
+        _avro_sink(kube_api)
+        ready = eventually(lambda: _avro_condition(kube_api, "Ready"))
+        assert (ready["status"], ready["reason"]) == ("False", "ConfigMapNotFound")
+        assert "clicks-avro" in ready["message"] and "spec.converter.avroSchemaConfigMap" in ready["message"]
+        assert "ConfigMapNotFound" in eventually(lambda: _avro_event_reasons(kube_api))
+        assert _avro_deployment(kube_api) is None
+        assert kube_api.get("v1", "ConfigMap", "web", "clicks-doris-config") is None
+
+        kube_api.create(_schema_config_map('{"type": "record", "name": "Click", "fields": []}'))
+        annotations = eventually(lambda: _avro_template_annotations(kube_api))
+        assert annotations[labels.AVRO_SCHEMAS_HASH_ANNOTATION]
+        ready = eventually(
+            lambda: (c := _avro_condition(kube_api, "Ready")) and c["reason"] != "ConfigMapNotFound" and c
+        )
+        assert ready["reason"] != "ConfigMapNotFound"
+        assert _handled_config_map_change(caplog)
+
+
+def test_schema_config_map_change_rolls_the_workers(
+    kube_api: KubeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with running_operator(kube_api, WATCHES_ONLY):
+        kube_api.create(_schema_config_map('{"type": "record", "name": "Click", "fields": []}'))
+        _avro_sink(kube_api)
+        before = eventually(lambda: _avro_template_annotations(kube_api))
+        changed = '{"type": "record", "name": "Click", "fields": [{"name": "id", "type": "long"}]}'
+        kube_api.merge_patch("v1", "ConfigMap", "web", "clicks-avro", {"data": {"clicks.avsc": changed}})
+        after = eventually(
+            lambda: (
+                (a := _avro_template_annotations(kube_api))
+                and a[labels.AVRO_SCHEMAS_HASH_ANNOTATION] != before[labels.AVRO_SCHEMAS_HASH_ANNOTATION]
+                and a
+            )
+        )
+        assert after[labels.CONFIG_HASH_ANNOTATION] == before[labels.CONFIG_HASH_ANNOTATION]
+        assert "RollingRestart" in eventually(
+            lambda: "RollingRestart" in (r := _avro_event_reasons(kube_api)) and r
+        )
+        rolling = [e for e in kube_api.events("web") if e["reason"] == "RollingRestart"]
+        assert "Avro schemas" in rolling[-1]["message"]
+        assert _handled_config_map_change(caplog)
+
+
+def test_relative_schema_path_without_a_config_map_is_an_invalid_spec(
+    kube_api: KubeApi, operator: Any
+) -> None:
+    body = manifest_body("doris-avro")
+    del body["spec"]["converter"]["avroSchemaConfigMap"]
+    kube_api.create(body)
+    ready = eventually(lambda: _avro_condition(kube_api, "Ready"))
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    assert "spec.converter.avroSchemaFiles.clicks" in ready["message"]
+    assert _avro_deployment(kube_api) is None

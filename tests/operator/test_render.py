@@ -12,22 +12,22 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from olapsink_operator import labels
+from olapsink_operator import avroschemas, labels
 from olapsink_operator.render import render_children, render_deployment
 from olapsink_operator.secretrefs import SecretRef, env_name_for, find_secret_refs, secrets_hash
 
 from tests.operator.support import GOLDEN, inputs, manifest_body, normalised
 
-CASES = {
+CASES: dict[str, dict[str, Any]] = {
     "doris-orders": {"restart": "2026-11-21T05:00:00Z", "replicas": 2},
     "starrocks-users": {"restart": None, "replicas": 0},
+    "doris-avro": {"restart": None, "replicas": 1, "avro_schemas_hash": "fedcba9876543210"},
 }
 
 
 def _render(case: str) -> list[dict[str, Any]]:
     body = manifest_body(case)
-    params = CASES[case]
-    return render_children(normalised(body), inputs(replicas=params["replicas"], restart=params["restart"]))
+    return render_children(normalised(body), inputs(**CASES[case]))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -144,3 +144,61 @@ def test_long_sink_names_give_valid_label_values_and_service_names() -> None:
 def test_env_names_of_secret_fields(path: str, env: str) -> None:
     assert env_name_for(path) == env
     assert SecretRef(path, "s", "k").env_name == env
+
+
+def _worker_pod(body: dict[str, Any], avro_schemas_hash: str | None = None) -> dict[str, Any]:
+    deployment = render_deployment(normalised(body), inputs(avro_schemas_hash=avro_schemas_hash))
+    pod: dict[str, Any] = deployment["spec"]["template"]
+    return pod
+
+
+def test_schema_config_map_is_mounted_read_only_and_named_in_env() -> None:
+    from olapsink_worker.formats.avro import SCHEMA_DIR_ENV
+
+    pod = _worker_pod(manifest_body("doris-avro"), avro_schemas_hash="fedcba9876543210")
+    (container,) = pod["spec"]["containers"]
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/etc/olapsink/avro")
+    assert mount["readOnly"] is True
+    assert volumes[mount["name"]]["configMap"]["name"] == "clicks-avro"
+    # The worker resolves the relative avroSchemaFiles paths against this variable.
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env[SCHEMA_DIR_ENV] == "/etc/olapsink/avro"
+    assert pod["metadata"]["annotations"][labels.AVRO_SCHEMAS_HASH_ANNOTATION] == "fedcba9876543210"
+
+
+def test_user_env_cannot_move_the_schema_directory() -> None:
+    body = manifest_body("doris-avro")
+    body["spec"]["worker"] = {"env": [{"name": "OLAPSINK_AVRO_SCHEMA_DIR", "value": "/elsewhere"}]}
+    (container,) = _worker_pod(body)["spec"]["containers"]
+    values = [e["value"] for e in container["env"] if e["name"] == "OLAPSINK_AVRO_SCHEMA_DIR"]
+    assert values == ["/etc/olapsink/avro"]
+
+
+def test_sink_without_a_schema_config_map_mounts_none() -> None:
+    pod = _worker_pod(manifest_body("doris-orders"))
+    assert labels.AVRO_SCHEMAS_HASH_ANNOTATION not in pod["metadata"]["annotations"]
+    assert not [v for v in pod["spec"]["volumes"] if v["name"] == "avro-schemas"]
+    assert "OLAPSINK_AVRO_SCHEMA_DIR" not in {e["name"] for e in pod["spec"]["containers"][0]["env"]}
+
+
+def test_schema_config_map_data_change_changes_its_hash_only() -> None:
+    config_map = {"metadata": {"name": "clicks-avro"}, "data": {"clicks.avsc": '{"type": "record"}'}}
+    changed = {**config_map, "data": {"clicks.avsc": '{"type": "record", "name": "C"}'}}
+    before = avroschemas.config_map_hash(config_map)
+    assert avroschemas.config_map_hash(changed) != before
+    assert avroschemas.config_map_hash({**config_map, "metadata": {"name": "x", "uid": "1"}}) == before
+    body = manifest_body("doris-avro")
+    first = _worker_pod(body, before)["metadata"]["annotations"]
+    second = _worker_pod(body, avroschemas.config_map_hash(changed))["metadata"]["annotations"]
+    assert first[labels.CONFIG_HASH_ANNOTATION] == second[labels.CONFIG_HASH_ANNOTATION]
+    assert first[labels.AVRO_SCHEMAS_HASH_ANNOTATION] != second[labels.AVRO_SCHEMAS_HASH_ANNOTATION]
+
+
+def test_relative_schema_path_without_a_config_map_is_a_problem_naming_the_topic() -> None:
+    body = manifest_body("doris-avro")
+    del body["spec"]["converter"]["avroSchemaConfigMap"]
+    problems = avroschemas.pod_problems(normalised(body)["spec"])
+    assert [p.path for p in problems] == ["spec.converter.avroSchemaFiles.clicks"]
+    assert "avroSchemaConfigMap" in problems[0].message
+    assert avroschemas.pod_problems(normalised(manifest_body("doris-avro"))["spec"]) == []

@@ -103,6 +103,14 @@ def test_invalid_spec_names_the_field_and_hides_everything_else() -> None:
     assert status["state"] == "Invalid"
 
 
+def test_missing_schema_config_map_or_key_is_named_with_its_field() -> None:
+    status = compute_status(_obs(missing_config_maps=["clicks-avro", "views-avro/views.avsc"]), {}, T0)
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "ConfigMapNotFound")
+    assert "spec.converter.avroSchemaConfigMap" in ready["message"]
+    assert "clicks-avro, views-avro/views.avsc" in ready["message"]
+
+
 def test_paused_is_not_ready_but_not_degraded() -> None:
     deployment = DeploymentState(exists=True, replicas=0)
     conditions = _conditions(
@@ -120,6 +128,7 @@ def test_paused_is_not_ready_but_not_degraded() -> None:
         ({"database_error": "no frontend reachable"}, "DatabaseUnreachable"),
         ({"kafka_error": "cannot read topics"}, "KafkaUnreachable"),
         ({"missing_secrets": ["doris-cred"]}, "SecretNotFound"),
+        ({"missing_config_maps": ["clicks-avro"]}, "ConfigMapNotFound"),
         ({"name_conflict": "Deployment x exists"}, "NameConflict"),
     ],
 )

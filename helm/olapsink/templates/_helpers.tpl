@@ -88,8 +88,13 @@ against a running operator).
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [create, get, list, watch, patch]
+# ConfigMaps: the sink's config (created and patched), and the Avro schema ConfigMaps sinks name
+# (spec.converter.avroSchemaConfigMap), read and watched so a changed schema rolls the workers.
 - apiGroups: [""]
-  resources: [configmaps, services]
+  resources: [configmaps]
+  verbs: [create, get, list, watch, patch]
+- apiGroups: [""]
+  resources: [services]
   verbs: [create, get, patch]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]

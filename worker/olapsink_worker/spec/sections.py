@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from olapsink_worker.spec.base import SecretKeyRef, SpecModel, raise_problems, refuse_typed_keys
+from olapsink_worker.spec.base import (
+    DNS_SUBDOMAIN,
+    SECRET_KEY,
+    SecretKeyRef,
+    SpecModel,
+    raise_problems,
+    refuse_typed_keys,
+)
 
 MiB = 1024 * 1024
 
@@ -287,7 +295,18 @@ class ConverterSpec(SpecModel):
     )
     avro_schema_files: dict[str, str] = Field(
         default_factory=dict,
-        description="topic → .avsc file path for raw Avro (value.converter.avro.topic2schema.filepath).",
+        description="topic → .avsc file path for raw Avro (value.converter.avro.topic2schema.filepath): "
+        "absolute (file:// allowed) or relative. A relative path is a key of avroSchemaConfigMap under the "
+        "operator; run by hand, it is resolved against $OLAPSINK_AVRO_SCHEMA_DIR.",
+    )
+    avro_schema_config_map: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN,
+        description="ConfigMap (same namespace) holding the .avsc files. The operator mounts it read-only "
+        "at /etc/olapsink/avro in the worker pods, relative avroSchemaFiles paths name its keys, and a "
+        "change to its data rolls the workers.",
     )
     time_millis_to_string: TimeMillisToStringSpec | None = Field(
         default=None, description="StarRocks TimeMillisToStringTransform equivalent."
@@ -303,8 +322,40 @@ class ConverterSpec(SpecModel):
             problems.append(("valueFormat", "protobuf needs schemaRegistry.url"))
         if self.key_format in ("avro", "protobuf") and not registry:
             problems.append(("keyFormat", f"{self.key_format} keys need schemaRegistry.url"))
+        problems += self._schema_config_map_problems()
         raise_problems(problems)
         return self
+
+    def _schema_config_map_problems(self) -> list[tuple[str, str]]:
+        config_map = self.avro_schema_config_map
+        if config_map is None:
+            return []
+        if self.value_format != "avro" or not self.avro_schema_files:
+            return [
+                (
+                    "avroSchemaConfigMap",
+                    "holds the .avsc files of avroSchemaFiles, so it needs valueFormat: avro and "
+                    "avroSchemaFiles; set those or remove it",
+                )
+            ]
+        problems = []
+        for topic, path in self.avro_schema_files.items():
+            file = schema_file_path(path)
+            # ConfigMap keys are flat: a relative path with a directory could never be in the mount.
+            if not file.is_absolute() and not re.fullmatch(SECRET_KEY, str(file)):
+                problems.append(
+                    (
+                        f"avroSchemaFiles.{topic}",
+                        f"{path!r} is relative, so it must be a key of ConfigMap {config_map} "
+                        f"(letters, digits, '-', '_', '.'; no '/'), e.g. {file.name!r}",
+                    )
+                )
+        return problems
+
+
+def schema_file_path(path: str) -> PurePosixPath:
+    """An avroSchemaFiles entry as a path, ``file://`` dropped (the Doris converter accepts both forms)."""
+    return PurePosixPath(path.removeprefix("file://"))
 
 
 class DeadLetterQueueSpec(SpecModel):
