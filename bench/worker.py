@@ -171,8 +171,14 @@ def peak_rss_mb(pid: int) -> float:
 # -- bare consumer (runs as a child process: python bench/worker.py --bare BOOTSTRAP TOPIC N) ------------
 
 
-def bare_consumer(bootstrap: str, topic: str, total: int) -> None:
+def bare_consumer(bootstrap: str, topic: str, total: int, tuned_gc: bool = False) -> None:
     from confluent_kafka import Consumer
+
+    if tuned_gc:
+        # The worker's own GC setting (olapsink_worker.main.tune_gc), to tell it from the worker's code.
+        from olapsink_worker.main import tune_gc
+
+        tune_gc()
 
     c = Consumer(
         {
@@ -211,9 +217,17 @@ def bare_consumer(bootstrap: str, topic: str, total: int) -> None:
     )
 
 
-def run_bare(bootstrap: str, topic: str, total: int) -> dict[str, Any]:
+def run_bare(bootstrap: str, topic: str, total: int, tuned_gc: bool = False) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, __file__, "--bare", bootstrap, topic, str(total)],
+        [
+            sys.executable,
+            __file__,
+            "--bare",
+            bootstrap,
+            topic,
+            str(total),
+            "tuned-gc" if tuned_gc else "plain",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -391,7 +405,7 @@ CASES = {
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--bare":
-        bare_consumer(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        bare_consumer(sys.argv[2], sys.argv[3], int(sys.argv[4]), tuned_gc=sys.argv[5:] == ["tuned-gc"])
         return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--records", type=int, default=1_000_000, help="records per passthrough case")
@@ -421,6 +435,7 @@ def main() -> None:
             total = len(values)
             nbytes = sum(map(len, values))
             bare = run_bare(bootstrap, topic, total)
+            bare_tuned = run_bare(bootstrap, topic, total, tuned_gc=True)
             worker = run_worker(
                 bootstrap, fe_url, topic, total, value_format, workdir, emulator.pid, guarantee, args.flavor
             )
@@ -455,6 +470,13 @@ def main() -> None:
                 "load_ms_avg": worker["load_ms_avg"],
                 "load_average": os.getloadavg()[0],
                 "ratio_to_bare": bare["seconds"] / worker["seconds"],
+                # The same bare consumer with the worker's GC setting (tune_gc): what is left is the
+                # worker's own work, not the collector's.
+                "bare_tuned_gc_records_s": total / bare_tuned["seconds"],
+                "bare_tuned_gc_records_per_cpu_s": total / bare_tuned["cpu_s"]
+                if bare_tuned["cpu_s"]
+                else None,
+                "ratio_to_bare_tuned_gc": bare_tuned["seconds"] / worker["seconds"],
             }
             results.append(row)
             print(json.dumps(row), flush=True)
@@ -474,6 +496,7 @@ def main() -> None:
         f"{'case':<16}{'records':>9}{'bare rec/s':>12}{'worker rec/s':>14}"
         f"{'MB/s':>8}{'ratio':>7}{'RSS MB':>8}{'CPU s':>7}{'rec/CPU-s':>11}{'wall s':>8}{'emu CPU s':>10}"
         f"{'read s':>7}{'bare rec/CPU-s':>15}{'box CPU s':>10}{'loads':>6}{'load ms':>8}"
+        f"{'ratio tuned-GC bare':>20}"
     )
     print(header)
     for r in results:
@@ -483,7 +506,7 @@ def main() -> None:
             f"{r['worker_records_per_cpu_s'] or 0:>11,.0f}{r['worker_wall_s']:>8.1f}"
             f"{r['emulator_cpu_s']:>10.1f}{r['worker_read_s']:>7.1f}"
             f"{r['bare_records_per_cpu_s'] or 0:>15,.0f}"
-            f"{r['box_cpu_s']:>10.1f}{r['loads']:>6}{r['load_ms_avg']:>8.0f}"
+            f"{r['box_cpu_s']:>10.1f}{r['loads']:>6}{r['load_ms_avg']:>8.0f}{r['ratio_to_bare_tuned_gc']:>20.2f}"
         )
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; wrote {out}")
 
