@@ -21,6 +21,9 @@ import msgspec
 from tests.emulator.dialects import Dialect, Flavor
 from tests.emulator.options import LoadOptions, LoadRejected
 
+# A load's body as read_body gives it (a bytearray when it was read into one buffer), or decompressed.
+Body = bytes | bytearray
+
 
 @dataclass
 class SourceRecord:
@@ -29,7 +32,7 @@ class SourceRecord:
     error: str | None = None
 
 
-def decompress(data: bytes, compression: str | None, dialect: Dialect) -> bytes:
+def decompress(data: Body, compression: str | None, dialect: Dialect) -> Body:
     if not compression or not data:
         return data
     try:
@@ -48,7 +51,7 @@ def decompress(data: bytes, compression: str | None, dialect: Dialect) -> bytes:
     raise LoadRejected(dialect.message("INVALID_ARGUMENT", f"unknown compression {compression}"))
 
 
-def split_rows(data: bytes, delimiter: bytes) -> list[bytes]:
+def split_rows(data: Body, delimiter: bytes) -> list[bytes] | list[bytearray]:
     """Rows separated (or terminated) by `delimiter`; one trailing delimiter ends the last row."""
     rows = data.split(delimiter)
     if rows and rows[-1] == b"":
@@ -87,7 +90,7 @@ def iter_json_documents(text: str) -> Iterator[tuple[Any, str, str | None]]:
 _ANY = msgspec.json.Decoder()
 
 
-def _json_lines(data: bytes) -> list[tuple[Any, str, str | None]] | None:
+def _json_lines(data: Body) -> list[tuple[Any, str, str | None]] | None:
     """Each non-blank line decoded as one document (msgspec: fast); None if a line is not one document."""
     docs: list[tuple[Any, str, str | None]] = []
     for line in data.split(b"\n"):
@@ -100,7 +103,7 @@ def _json_lines(data: bytes) -> list[tuple[Any, str, str | None]] | None:
     return None if any(error for _, _, error in docs) else docs
 
 
-def _documents(data: bytes, opts: LoadOptions, dialect: Dialect) -> Iterator[tuple[Any, str, str | None]]:
+def _documents(data: Body, opts: LoadOptions, dialect: Dialect) -> Iterator[tuple[Any, str, str | None]]:
     if dialect.flavor is Flavor.DORIS and opts.read_json_by_line:
         for line in data.split(b"\n"):
             if not line.strip():
@@ -124,7 +127,7 @@ def _documents(data: bytes, opts: LoadOptions, dialect: Dialect) -> Iterator[tup
     yield from lines if lines is not None else iter_json_documents(text)
 
 
-def json_records(data: bytes, opts: LoadOptions, dialect: Dialect) -> list[SourceRecord]:
+def json_records(data: Body, opts: LoadOptions, dialect: Dialect) -> list[SourceRecord]:
     records: list[SourceRecord] = []
     for doc, raw, error in _documents(data, opts, dialect):
         if error is not None:
@@ -157,7 +160,7 @@ def _object_record(item: Any, raw: str, dialect: Dialect) -> SourceRecord:
     return SourceRecord(None, raw, "Expected value to be an object in JSON document")
 
 
-def csv_records(data: bytes, opts: LoadOptions, names: Sequence[str]) -> list[SourceRecord]:
+def csv_records(data: Body, opts: LoadOptions, names: Sequence[str]) -> list[SourceRecord]:
     """CSV rows mapped positionally onto `names`; `\\N` is NULL."""
     records: list[SourceRecord] = []
     for row in split_rows(data, opts.row_delimiter):
@@ -192,7 +195,7 @@ class _AnyObject(msgspec.Struct, gc=False):
 _OBJECT_LINES = msgspec.json.Decoder(_AnyObject)
 
 
-def count_rows(data: bytes, opts: LoadOptions, dialect: Dialect) -> int:
+def count_rows(data: Body, opts: LoadOptions, dialect: Dialect) -> int:
     """Validate the body's framing and count its rows without building row objects (count-only mode)."""
     if opts.format == "csv":
         return len(split_rows(data, opts.row_delimiter))

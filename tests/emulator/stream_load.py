@@ -8,7 +8,7 @@ import uuid
 
 from aiohttp import web
 
-from tests.emulator.core import Dropped, EmulatorCore, json_response, log
+from tests.emulator.core import Dropped, EmulatorCore, json_response, log, read_body
 from tests.emulator.faults import Fault
 from tests.emulator.options import LoadOptions, LoadRejected, parse_options
 from tests.emulator.replies import LoadOutcome, stream_load_reply
@@ -54,7 +54,7 @@ class StreamLoadRoutes(EmulatorCore):
         early = await self._apply_fault(request, fault)
         if early is not None:
             return early
-        body = await request.read()
+        body = await read_body(request)
         read_ms = self._now_ms(start)
         try:
             opts = parse_options(headers, self.dialect)

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.emulator.body import decompress, split_carry
-from tests.emulator.core import Dropped, EmulatorCore, json_response
+from tests.emulator.core import Dropped, EmulatorCore, json_response, read_body
 from tests.emulator.faults import Fault
 from tests.emulator.options import LoadRejected, parse_options
 from tests.emulator.replies import fe_error, txn_reply
@@ -135,7 +135,7 @@ class StarRocksTransactionRoutes(EmulatorCore):
             )
         txn.busy = True
         try:
-            body = await request.read()
+            body = await read_body(request)
             try:
                 opts = parse_options(headers, self.dialect)
             except LoadRejected as exc:
