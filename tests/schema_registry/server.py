@@ -8,6 +8,9 @@ registry.
 
 Endpoints: ``POST /subjects/{s}/versions``, ``POST /subjects/{s}`` (lookup), ``GET /schemas/ids/{id}``,
 ``GET /subjects/{s}/versions/{v|latest}``, ``GET /subjects``. Optional HTTP basic auth.
+
+Outages for tests: ``available = False`` answers 503, ``failure = (status, error_code)`` answers that,
+``stall`` seconds delay every answer (a registry that hangs past the client's timeout).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import re
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -57,6 +61,8 @@ class SchemaRegistryServer:
         self.store = _Store()
         self.user_info = user_info
         self.available = True  # False: answer 503, as a registry that is down behind a proxy
+        self.failure: tuple[int, int] | None = None  # (HTTP status, error code) for every request
+        self.stall = 0.0
         handler = _handler(self)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         scheme = "http"
@@ -94,8 +100,14 @@ def _handler(server: SchemaRegistryServer) -> type[BaseHTTPRequestHandler]:
 
         def _allowed(self) -> bool:
             store.requests += 1
+            if server.stall:
+                time.sleep(server.stall)
             if not server.available:
                 self._error(503, 50301, "registry unavailable")
+                return False
+            if server.failure is not None:
+                status, code = server.failure
+                self._error(status, code, f"failure {status} set by the test")
                 return False
             if server.user_info is None:
                 return True

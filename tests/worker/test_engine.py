@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from olapsink_worker.engine import EXIT_FATAL, EXIT_OK, Engine, EngineOptions
 from olapsink_worker.errors import FatalSinkError, RetryableLoadError
 from olapsink_worker.offsets import decode_metadata
+
+from tests.schema_registry.server import SchemaRegistryServer
+from tests.worker.formats.avro_schemas import ORDER_V1, ORDER_V2, order
+from tests.worker.formats.producers import avro_producer
 
 from .fakes import TP, FakeConsumer, FakeLoader, fast_retry, make_sink
 
@@ -344,3 +349,128 @@ def test_revoke_with_async_commits_in_flight_loads_and_commits_synchronously():
     assert sorted(loader.calls) == ["tbl-t-0-0-9", "tbl-t-1-0-3"]
     assert consumer.committed_store[("t", 0)][0] == 10
     assert consumer.committed_store[("t", 1)][0] == 4
+
+
+# -- a schema registry that is unavailable: the partition waits, nothing is dead-lettered or skipped ------
+
+
+class SeekingConsumer(FakeConsumer):
+    """FakeConsumer plus seek(): the next consume() of the partition starts at the given offset."""
+
+    def seek(self, partition: TP) -> None:
+        self.positions[(partition.topic, partition.partition)] = partition.offset
+
+
+@pytest.fixture(scope="module")
+def _registry():
+    server = SchemaRegistryServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def registry(_registry, monkeypatch):
+    # The fake clock drives the engine's waits; the registry cache's fail-fast window runs on real time.
+    monkeypatch.setattr("olapsink_worker.formats.registry.FAIL_FAST_S", 0.0)
+    yield _registry
+    _registry.available, _registry.failure = True, None
+
+
+def _avro_engine(registry, log, clock, sent, **opts):
+    sink = make_sink(
+        converter={"valueFormat": "avro", "schemaRegistry": {"url": registry.url}},
+        errors={"tolerance": "all"},
+    )
+    consumer = SeekingConsumer(logs=log)
+    loader = FakeLoader()
+    engine = engine_for(consumer, loader, sink=sink, clock=clock, **opts)
+    engine.dead_letters._on_sent = sent.append
+    return engine, consumer, loader
+
+
+def _errors(engine, kind):
+    return engine.metrics.registry.get_sample_value("olapsink_schema_registry_errors_total", {"kind": kind})
+
+
+def test_registry_outage_holds_the_partition_back_and_loads_every_record_once_it_answers(registry):
+    produce = avro_producer(registry, ORDER_V1, "t")
+    clock, sent = Clock(), []
+    engine, consumer, loader = _avro_engine(
+        registry, {("t", 0): [produce(order(i)) for i in range(10)]}, clock, sent
+    )
+    registry.available = False
+    for _ in range(3):
+        run_until_idle(engine, 3)
+        clock.now += 60  # each wait is over: the record is read again, and the registry still fails
+    assert _errors(engine, "unavailable") >= 3
+    assert ("t", 0) in consumer.paused and consumer.positions[("t", 0)] == 0
+    assert "waiting for the schema registry" in (engine.waiting_reason() or "")
+    assert consumer.committed_store.get(("t", 0), (0, ""))[0] == 0
+    assert loaded_ids(loader) == [] and sent == [] and engine.fatal is None
+
+    registry.available = True
+    clock.now += 60
+    run_until_idle(engine, 5)
+    engine.stop()
+    assert engine.run() == EXIT_OK
+    assert loaded_ids(loader) == list(range(10))
+    assert sent == [] and engine.waiting_reason() is None
+    assert consumer.committed_store[("t", 0)][0] == 10
+
+
+def test_loads_before_the_held_record_and_other_partitions_go_on_and_commit(registry):
+    v1 = avro_producer(registry, ORDER_V1, "t")
+    v2 = avro_producer(registry, ORDER_V2, "t")
+    held_log = [v1(order(i)) for i in range(4)] + [v2(order(i, note="n")) for i in range(4, 8)]
+    other_log = [v1(order(i)) for i in range(100, 106)]
+    clock, sent = Clock(), []
+    log = {("t", 0): held_log, ("t", 1): other_log}
+    engine, consumer, loader = _avro_engine(registry, log, clock, sent)
+    engine.decoder.decode(held_log[0], "t")  # schema v1 is known; v2 is asked for after the outage began
+    registry.available = False
+    run_until_idle(engine, 3)
+    clock.now += 2  # the time trigger flushes what was read before the held record
+    run_until_idle(engine, 3)
+    assert loaded_ids(loader) == [0, 1, 2, 3, *range(100, 106)]
+    assert consumer.committed_store[("t", 0)][0] == 4, "committed up to the held record, not past it"
+    assert consumer.committed_store[("t", 1)][0] == 6
+    assert sent == [] and engine.fatal is None
+
+    registry.available = True
+    clock.now += 60
+    run_until_idle(engine, 5)
+    engine.stop()
+    assert engine.run() == EXIT_OK
+    assert loaded_ids(loader) == [*range(8), *range(100, 106)]
+    assert consumer.committed_store[("t", 0)][0] == 8 and sent == []
+
+
+def test_an_outage_past_the_bound_stops_the_sink_keeping_the_offset(registry):
+    produce = avro_producer(registry, ORDER_V1, "t")
+    clock, sent = Clock(), []
+    log = {("t", 0): [produce(order(i)) for i in range(5)]}
+    engine, consumer, loader = _avro_engine(registry, log, clock, sent, registry_retry_timeout=30)
+    registry.available = False
+    for _ in range(10):
+        run_until_idle(engine, 2)
+        clock.now += 10
+    assert engine.run() == EXIT_FATAL
+    assert getattr(engine.fatal, "reason", None) == "SchemaRegistryUnavailable"
+    assert registry.url in str(engine.fatal) and "t[0]@0" in str(engine.fatal)
+    assert consumer.committed_store.get(("t", 0), (0, ""))[0] == 0
+    assert loaded_ids(loader) == [] and sent == []
+
+
+def test_refused_credentials_stop_the_sink_instead_of_dead_lettering(registry):
+    produce = avro_producer(registry, ORDER_V1, "t")
+    clock, sent = Clock(), []
+    engine, consumer, _ = _avro_engine(registry, {("t", 0): [produce(order(1))]}, clock, sent)
+    registry.failure = (401, 40101)
+    run_until_idle(engine, 2)
+    assert engine.run() == EXIT_FATAL
+    assert getattr(engine.fatal, "reason", None) == "SchemaRegistryConfig"
+    assert "basicAuthSecretRef" in str(engine.fatal)
+    assert sent == [] and _errors(engine, "config") == 1
+    assert consumer.committed_store.get(("t", 0), (0, ""))[0] == 0

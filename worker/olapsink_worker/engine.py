@@ -17,9 +17,11 @@ thread precommits; the loop records the range as precommitted with a synchronous
 thread commits the transaction; then step 4. Commits are synchronous in that mode.
 
 Errors: a record that cannot be decoded or routed, and rows a load rejects, go to the dead-letter topic
-with ``errors.tolerance: all``, else they stop the sink. A fatal load error (or retries exhausted) stops
-consuming at once, waits briefly for the other loads, commits only what is durable, records the error
-(log, /readyz, the ``olapsink_fatal`` metric, the status file) and makes ``run`` return exit code 2.
+with ``errors.tolerance: all``, else they stop the sink. A record whose schema registry is unavailable is
+neither: its partition is paused and sought back to it until the registry answers (formats/outage.py).
+A fatal load error (or retries exhausted) stops consuming at once, waits briefly for the other loads, commits
+only what is durable, records the error (log, /readyz, the ``olapsink_fatal`` metric, the status file) and
+makes ``run`` return exit code 2.
 """
 
 from __future__ import annotations
@@ -41,7 +43,15 @@ from typing import Any
 from olapsink_worker.buffer import ROW_OVERHEAD, Batch, BatchKey, Buffers, FlushPolicy, TopicPartition
 from olapsink_worker.deadletter import DeadLetterQueue, DeadRecord
 from olapsink_worker.decode import Decoder
-from olapsink_worker.errors import ConfigError, ConfigProblem, FatalSinkError, RecordError
+from olapsink_worker.errors import (
+    ConfigError,
+    ConfigProblem,
+    FatalSinkError,
+    RecordError,
+    RegistryConfigError,
+    RegistryUnavailableError,
+    SchemaUnusableError,
+)
 from olapsink_worker.exactly_once import (
     UNDECIDED_POLICIES,
     Action,
@@ -50,6 +60,7 @@ from olapsink_worker.exactly_once import (
     decide,
     undecided_action,
 )
+from olapsink_worker.formats.outage import RegistryOutage, retry_bound
 from olapsink_worker.health import Health
 from olapsink_worker.metrics import WorkerMetrics
 from olapsink_worker.offsets import OffsetTracker, decode_metadata
@@ -80,6 +91,9 @@ class EngineOptions:
     #: Exactly-once: what to do with a precommitted range whose label the database forgot
     #: (exactly_once.UNDECIDED_POLICIES; "fail" stops the sink and says how to decide).
     undecided: str = "fail"
+    #: Longest a partition waits for an unavailable schema registry before the sink stops, in seconds
+    #: (None: $OLAPSINK_SCHEMA_REGISTRY_RETRY_TIMEOUT, else 300).
+    registry_retry_timeout: float | None = None
 
 
 @dataclass
@@ -131,6 +145,7 @@ class Engine:
                     "OLAPSINK_EXACTLY_ONCE_UNDECIDED", f"must be one of {', '.join(UNDECIDED_POLICIES)}"
                 )
             )
+        self.registry_outage = RegistryOutage(retry_bound(self.options.registry_retry_timeout))
         self.two_phase = TwoPhase(loader, retry_policy)
         self.crash = CrashPoints.from_env()
         # Exactly-once: precommitted batches whose mark is not yet committed to Kafka.
@@ -223,6 +238,8 @@ class Engine:
         """One turn of the loop (public for tests)."""
         self.health.beat()
         self.metrics.loop_heartbeat.set(time.time())
+        if self.registry_outage.partitions:
+            self._resume_after_registry_wait()
         self._polled_at = self.clock()
         messages = self.consumer.consume(self._consume_size(), self._poll_timeout())
         if messages:
@@ -284,7 +301,12 @@ class Engine:
             tp = (topic, key) if self._single_topic is not None else key
             if tp not in self._assigned:
                 continue  # revoked while these were in flight
+            held = self.registry_outage.partitions
+            if held and self.registry_outage.held(tp):
+                continue  # read again from the held record once the registry answers
             self._ingest_run(tp, run)
+            if held and tp in held:
+                self.registry_outage.passed(tp, self.clock())
 
     def _drop_errors(self, messages: list[Any]) -> list[Any]:
         kept = []
@@ -317,6 +339,7 @@ class Engine:
         if not self.router.by_field and self.schema_watch is None and self._decode_run(tp, run, values):
             return
         by_table: dict[TableRef, tuple[list[bytes], list[int]]] = {}
+        last = run[-1].offset()
         for m, value in zip(run, values, strict=True):
             try:
                 row = self.decoder.decode(value, topic)
@@ -328,8 +351,17 @@ class Engine:
                     # The decoder kept the value's schema key: no second parse of the envelope.
                     self.schema_watch.observe_schema(table, self.decoder.schema_key)
             except RecordError as exc:
+                if isinstance(exc, SchemaUnusableError):
+                    self.metrics.schema_registry_errors.labels("unusable").inc()
                 self._record_failed(m, exc, "decode")
                 continue
+            except RegistryUnavailableError as exc:
+                self._wait_for_registry(tp, m.offset(), exc)
+                last = m.offset() - 1  # what came before it is buffered; it and the rest are read again
+                break
+            except RegistryConfigError:
+                self.metrics.schema_registry_errors.labels("config").inc()
+                raise
             rows, offsets = by_table.setdefault(table, ([], []))
             rows.append(row)
             offsets.append(m.offset())
@@ -337,7 +369,7 @@ class Engine:
             key = BatchKey(topic, partition, table)
             self._to_submit.extend(self.buffers.add(key, rows, offsets.__getitem__, self._polled_at))
         # Only now: a record that stopped the sink above must not be covered by a commit.
-        self.tracker.consumed(tp, run[-1].offset())
+        self.tracker.consumed(tp, last)
 
     def _decode_run(self, tp: TopicPartition, run: list[Any], values: list[bytes | None]) -> bool:
         """One table, no schema watch: decode the whole run with one map() (~0.4 us per record less than
@@ -346,7 +378,7 @@ class Engine:
         topic, partition = tp
         try:
             rows = list(map(self.decoder.decode, values, repeat(topic)))
-        except RecordError:
+        except (RecordError, RegistryUnavailableError, RegistryConfigError):
             return False
         skipped = rows.count(None)
         offset_at: Callable[[int], int]
@@ -362,6 +394,25 @@ class Engine:
             self._to_submit.extend(self.buffers.add(key, rows, offset_at, self._polled_at))  # type: ignore[arg-type]
         self.tracker.consumed(tp, run[-1].offset())
         return True
+
+    def _wait_for_registry(self, tp: TopicPartition, offset: int, exc: RegistryUnavailableError) -> None:
+        """Hold ``tp`` back at ``offset`` until the registry may answer: pause it and seek back to it, so
+        that it is read again and nothing past it is committed. Raises FatalSinkError past the bound."""
+        self.metrics.schema_registry_errors.labels("unavailable").inc()
+        self.registry_outage.failed(tp, offset, exc, self.clock())
+        part = self._tp(tp[0], tp[1], offset)
+        self.consumer.pause([part])
+        self.consumer.seek(part)
+
+    def _resume_after_registry_wait(self) -> None:
+        due = self.registry_outage.due(self.clock())
+        # Paused for memory or stopped: the budget's resume (or nobody) resumes them.
+        if due and not self._paused and self.fatal is None:
+            self.consumer.resume([self._tp(t, p) for t, p in due])
+
+    def waiting_reason(self) -> str | None:
+        """Why the sink is not ready although it runs (a partition waits for the schema registry)."""
+        return self.registry_outage.reason(self.clock())
 
     def _record_failed(self, message: Any, exc: RecordError, stage: str) -> None:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
@@ -406,7 +457,8 @@ class Engine:
             self._set_paused(False)
 
     def _set_paused(self, paused: bool) -> None:
-        tps = [self._tp(t, p) for t, p in sorted(self._assigned)]
+        held = self.registry_outage.held
+        tps = [self._tp(t, p) for t, p in sorted(self._assigned) if paused or not held((t, p))]
         if tps:
             (self.consumer.pause if paused else self.consumer.resume)(tps)
         self._paused = paused
@@ -925,6 +977,7 @@ class Engine:
             self._inflight.pop(batch.key, None)  # precommitted, not committed: the next owner settles it
             self._pending_memory -= batch.memory
         self._to_record = [b for b in self._to_record if b.key.tp not in tps]
+        self.registry_outage.forget(tps)
         for tp in tps:
             self.tracker.forget(tp)
             self._hi_offsets.pop(tp, None)

@@ -5,6 +5,8 @@
   topic when ``errors.tolerance`` is ``all``, else the sink stops.
 - ``RetryableLoadError``: the database may accept the same load later; retry after ``delay``.
 - ``FatalSinkError``: stop consuming, keep uncommitted offsets, report on the CR status.
+- ``RegistryUnavailableError``: the schema registry cannot answer now; no record's fault. The engine holds
+  the record's partition back and retries, and stops the sink only when the outage outlasts its bound.
 """
 
 from __future__ import annotations
@@ -58,6 +60,22 @@ class RecordError(OlapsinkError):
         self.reason = message
 
 
+class SchemaUnusableError(RecordError):
+    """The record names a schema the registry does not have, or one that does not parse or compile: the
+    record can never be read, whatever is retried."""
+
+
+class RegistryUnavailableError(OlapsinkError):
+    """The schema registry at ``url`` did not answer usably (down, timing out, HTTP 5xx or 429) while
+    schema id ``schema_id`` was fetched. Not the record's fault: it must be read again later, never
+    dead-lettered."""
+
+    def __init__(self, message: str, *, url: str, schema_id: int) -> None:
+        super().__init__(message)
+        self.url = url
+        self.schema_id = schema_id
+
+
 class RetryableLoadError(OlapsinkError):
     """The load may succeed if tried again after ``delay`` seconds (a hint; backoff may stretch it)."""
 
@@ -72,3 +90,11 @@ class FatalSinkError(OlapsinkError):
     def __init__(self, message: str, *, reason: str = "FatalError") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class RegistryConfigError(FatalSinkError):
+    """The schema registry refuses the worker (credentials, TLS, a URL that is not a registry): every
+    record would fail the same way, so the sink stops instead of dead-lettering them."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="SchemaRegistryConfig")

@@ -87,6 +87,14 @@ class WorkerMetrics:
             registry=r,
         )
         self.commits = Counter("olapsink_offset_commits", "Offset commits.", ["result"], registry=r)
+        self.schema_registry_errors = Counter(
+            "olapsink_schema_registry_errors",
+            "Schema fetches that failed, by kind: unavailable (the partition waits and retries; one per "
+            "attempt), unusable (no such schema id or it does not compile; the record's fault), config "
+            "(credentials, TLS, URL; the sink stops).",
+            ["kind"],
+            registry=r,
+        )
         self.fatal = Gauge("olapsink_fatal", "1 when the sink stopped on a fatal error.", registry=r)
         self.loop_heartbeat = Gauge(
             "olapsink_loop_heartbeat_seconds", "Unix time of the last engine loop iteration.", registry=r

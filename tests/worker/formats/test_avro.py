@@ -5,7 +5,13 @@ import uuid
 
 import fastavro
 import pytest
-from olapsink_worker.errors import ConfigError, RecordError
+from olapsink_worker.errors import (
+    ConfigError,
+    RecordError,
+    RegistryConfigError,
+    RegistryUnavailableError,
+    SchemaUnusableError,
+)
 from olapsink_worker.formats.avro import AvroRegistryDecoder, load_schema_files
 
 from tests.worker.formats.avro_schemas import ORDER_V1, ORDER_V2, expected_row, order
@@ -58,29 +64,33 @@ def test_schema_fetched_once_per_id(schema_registry, topic):
 
 def test_unknown_schema_id_is_a_record_error_naming_the_id(schema_registry):
     decoder = AvroRegistryDecoder(registry_client(schema_registry))
-    with pytest.raises(RecordError, match="schema id 99999"):
+    with pytest.raises(SchemaUnusableError, match="schema id 99999"):
         decoder(b"\x00" + (99999).to_bytes(4, "big") + b"\x02", "t")
 
 
-def test_registry_down_is_a_record_error_and_recovers(schema_registry, topic):
+def test_registry_down_is_not_the_records_fault_and_recovers(schema_registry, topic, monkeypatch):
+    monkeypatch.setattr("olapsink_worker.formats.registry.FAIL_FAST_S", 0.0)  # ask again at once
     value = avro_producer(schema_registry, ORDER_V1, topic)(order(1))
-    decoder = AvroRegistryDecoder(registry_client(schema_registry))
+    decoder = AvroRegistryDecoder(registry_client(schema_registry), url=schema_registry.url)
     schema_registry.available = False
     try:
-        with pytest.raises(RecordError, match="cannot use Avro schema id"):
+        with pytest.raises(RegistryUnavailableError, match="is unavailable") as err:
             decoder(value, topic)
     finally:
         schema_registry.available = True
+    assert not isinstance(err.value, RecordError)
+    assert err.value.url == schema_registry.url
     assert _row(decoder(value, topic))["id"] == 1
 
 
-def test_wrong_credentials_are_a_record_error(schema_registry, topic):
+def test_wrong_credentials_stop_the_sink_naming_the_secret_field(schema_registry, topic):
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
     value = avro_producer(schema_registry, ORDER_V1, topic)(order(1))
     client = SchemaRegistryClient({"url": schema_registry.url, "basic.auth.user.info": "sr-user:wrong"})
-    with pytest.raises(RecordError, match="Unauthorized"):
+    with pytest.raises(RegistryConfigError, match=r"schemaRegistry\.basicAuthSecretRef") as err:
         AvroRegistryDecoder(client)(value, topic)
+    assert err.value.reason == "SchemaRegistryConfig"
 
 
 def test_truncated_or_foreign_value_is_a_record_error(schema_registry, topic):

@@ -6,7 +6,7 @@ import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
-from olapsink_worker.errors import ConfigError, RecordError
+from olapsink_worker.errors import ConfigError, RegistryConfigError
 from olapsink_worker.formats import value_decoder
 from olapsink_worker.formats.registry import client_config
 from olapsink_worker.spec import ConverterSpec
@@ -168,7 +168,8 @@ def test_registry_over_tls_with_the_ca_from_the_spec(tmp_path):
         )
         assert json.loads(value_decoder(conv, env)(value, "t"))["id"] == 5
         untrusting = _converter(valueFormat="avro", schemaRegistry={"url": server.url})
-        with pytest.raises(RecordError, match="CERTIFICATE_VERIFY_FAILED"):
+        with pytest.raises(RegistryConfigError, match=r"CERTIFICATE_VERIFY_FAILED") as err:
             value_decoder(untrusting, env)(value, "t")
+        assert "spec.converter.schemaRegistry.tls.caSecretRef" in str(err.value)
     finally:
         server.close()

@@ -45,7 +45,7 @@ def value_decoder(converter: Any, env: Mapping[str, str] | None = None, time_zon
         if registry.url:
             from olapsink_worker.formats.registry import registry_client
 
-            fallback = AvroRegistryDecoder(registry_client(registry, env), zone)
+            fallback = AvroRegistryDecoder(registry_client(registry, env, retries=0), zone, url=registry.url)
         if converter.avro_schema_files:
             files = converter.avro_schema_files
             return load_schema_files(files, debezium_zone=zone).with_fallback(fallback)
@@ -59,4 +59,4 @@ def value_decoder(converter: Any, env: Mapping[str, str] | None = None, time_zon
     from olapsink_worker.formats.protobuf import ProtobufRegistryDecoder
     from olapsink_worker.formats.registry import registry_client
 
-    return ProtobufRegistryDecoder(registry_client(registry, env))
+    return ProtobufRegistryDecoder(registry_client(registry, env, retries=0), url=registry.url)

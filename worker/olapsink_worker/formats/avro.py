@@ -27,7 +27,7 @@ import msgspec
 from fastavro.schema import SchemaParseException
 from fastavro.types import Schema
 
-from olapsink_worker.errors import ConfigError, ConfigProblem, RecordError
+from olapsink_worker.errors import ConfigError, ConfigProblem, RecordError, SchemaUnusableError
 from olapsink_worker.formats.avro_plan import converted, needs_objects, record_converter, strip_logical
 from olapsink_worker.formats.registry import SchemaCache
 from olapsink_worker.formats.values import plain
@@ -97,15 +97,15 @@ def _plain_fields(fields: list[str]) -> Callable[[dict[str, Any]], Any]:
 class AvroRegistryDecoder:
     """Confluent-framed Avro values, writer schemas from the registry by id."""
 
-    def __init__(self, client: Any, debezium_zone: dt.tzinfo | None = None) -> None:
+    def __init__(self, client: Any, debezium_zone: dt.tzinfo | None = None, url: str = "") -> None:
         self._client = client
         self._zone = debezium_zone
-        self._schemas: SchemaCache[AvroRecordSchema] = SchemaCache(self._compile, "Avro")
+        self._schemas: SchemaCache[AvroRecordSchema] = SchemaCache(self._compile, "Avro", url)
 
     def _compile(self, schema_id: int) -> AvroRecordSchema:
         schema = self._client.get_schema(schema_id)
         if (schema.schema_type or "AVRO") != "AVRO":
-            raise RecordError(
+            raise SchemaUnusableError(
                 f"schema id {schema_id} is a {schema.schema_type} schema but valueFormat is avro"
             )
         named: dict[str, Any] = {}

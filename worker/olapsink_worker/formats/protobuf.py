@@ -32,7 +32,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message_factory import GetMessageClass
 
 from olapsink_worker.connect_types import date_from_days, datetime_from_micros, time_from_micros
-from olapsink_worker.errors import RecordError
+from olapsink_worker.errors import RecordError, SchemaUnusableError
 from olapsink_worker.formats.registry import SchemaCache
 from olapsink_worker.formats.wire import split_frame, split_message_indexes
 
@@ -206,14 +206,14 @@ class ProtobufMessageType:
 class ProtobufRegistryDecoder:
     """Confluent-framed Protobuf values, writer schemas from the registry by id."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, url: str = "") -> None:
         self._client = client
-        self._schemas: SchemaCache[ProtobufMessageType] = SchemaCache(self._compile, "Protobuf")
+        self._schemas: SchemaCache[ProtobufMessageType] = SchemaCache(self._compile, "Protobuf", url)
 
     def _compile(self, schema_id: int) -> ProtobufMessageType:
         schema = self._client.get_schema(schema_id, fmt="serialized")
         if schema.schema_type != "PROTOBUF":
-            raise RecordError(
+            raise SchemaUnusableError(
                 f"schema id {schema_id} is a {schema.schema_type or 'AVRO'} schema, "
                 "but valueFormat is protobuf"
             )
