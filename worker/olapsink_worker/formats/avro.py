@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from olapsink_worker.formats.values import plain
 from olapsink_worker.formats.wire import split_frame
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
+# Where relative avroSchemaFiles paths are resolved (the operator's mount of avroSchemaConfigMap).
+SCHEMA_DIR_ENV = "OLAPSINK_AVRO_SCHEMA_DIR"
 RowDecoder = Callable[[bytes, "str | None"], bytes]
 
 
@@ -162,15 +165,30 @@ def load_schema_files(
     field: str = "spec.converter.avroSchemaFiles",
     debezium_zone: dt.tzinfo | None = None,
 ) -> AvroFileDecoder:
-    """Read and parse every ``topic → .avsc path``; a missing or invalid file is a ConfigError naming it."""
+    """Read and parse every ``topic → .avsc path``; a missing or invalid file is a ConfigError naming it.
+
+    A relative path is resolved against ``$OLAPSINK_AVRO_SCHEMA_DIR`` (the operator sets it to where it
+    mounts ``spec.converter.avroSchemaConfigMap``), never against the working directory, which nobody chose.
+    """
+    schema_dir = os.environ.get(SCHEMA_DIR_ENV)
     schemas: dict[str, AvroRecordSchema] = {}
     problems: list[ConfigProblem] = []
     for topic, path in files.items():
         where = f"{field}.{topic}"
+        file = Path(path.removeprefix("file://"))
+        if not file.is_absolute():
+            if not schema_dir:
+                problem = (
+                    f"{path} is a relative path and {SCHEMA_DIR_ENV} is not set; set it to the directory "
+                    "holding the .avsc files, or write an absolute path"
+                )
+                problems.append(ConfigProblem(where, problem))
+                continue
+            file = Path(schema_dir) / file
         try:
-            text = Path(path.removeprefix("file://")).read_text(encoding="utf-8")
+            text = file.read_text(encoding="utf-8")
         except OSError as exc:
-            problem = f"cannot read {path} ({exc.strerror}); mount the file there"
+            problem = f"cannot read {file} ({exc.strerror}); mount the file there"
             problems.append(ConfigProblem(where, problem))
             continue
         try:
