@@ -32,6 +32,7 @@ class ControlRoutes(EmulatorCore):
         return json_response(self.stats())
 
     def stats(self) -> dict[str, Any]:
+        """Counters since start; `rows` are rows of committed transactions (see state.py)."""
         s = self.registry.stats
         return {
             "loads": {k.split(".", 1)[1]: v for k, v in s.items() if k.startswith("loads.")},
@@ -39,6 +40,8 @@ class ControlRoutes(EmulatorCore):
                 k.split(".", 1)[1]: v for k, v in s.items() if k.startswith(("requests.", "redirects."))
             },
             "rows": s["rows"],
+            "precommitted_rows": self.registry.precommitted_rows(),
+            "aborted_rows": s["aborted_rows"],
             "bytes": s["bytes"],
             "filtered_rows": s["filtered_rows"],
         }

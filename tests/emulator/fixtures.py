@@ -79,3 +79,11 @@ def count_only_emulator() -> Iterator[EmulatorHandle]:
     handle = _start("doris", None, count_only=True)
     yield handle
     handle.close()
+
+
+@pytest.fixture
+def count_only_starrocks_emulator() -> Iterator[EmulatorHandle]:
+    """A fresh StarRocks emulator in count-only mode (no MariaDB): its counters start at zero."""
+    handle = _start("starrocks", None, count_only=True)
+    yield handle
+    handle.close()

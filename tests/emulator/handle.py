@@ -145,7 +145,8 @@ class EmulatorHandle:
         self._call(self.emulator.reset)
 
     def stats(self) -> dict[str, Any]:
-        return self.emulator.stats()
+        """`/_emulator/stats`: counters, and the rows of transactions now precommitted (read on the loop)."""
+        return self._call(self.emulator.stats)
 
     def advance_clock(self, seconds: float) -> None:
         """Move the emulator's clock forward (expires labels and transactions without sleeping)."""

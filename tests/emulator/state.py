@@ -3,6 +3,10 @@
 Transactions move PREPARE → (PRECOMMITTED | PREPARED) → COMMITTED → VISIBLE, or to ABORTED. A label is
 unique per database while its transaction is live or finished, and free again once that transaction is
 ABORTED or forgotten after the retention window. Time comes from `Clock`, which tests can move forward.
+
+A transaction's rows (`Txn.loaded`: what load replies told the client was loaded into it) are counted once,
+where the transaction ends: in `stats["rows"]` when it commits, in `stats["aborted_rows"]` when it aborts.
+Until then they are pending (`precommitted_rows` for PRECOMMITTED and PREPARED transactions).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class TxnState(StrEnum):
 
 LIVE = (TxnState.PREPARE, TxnState.PRECOMMITTED, TxnState.PREPARED)
 FINISHED = (TxnState.COMMITTED, TxnState.VISIBLE)
+PRECOMMITTED = (TxnState.PRECOMMITTED, TxnState.PREPARED)  # waiting for commit or abort
 
 
 class Clock:
@@ -60,7 +65,7 @@ class Txn:
     reason: str = ""
     staged: list[StagedLoad] = field(default_factory=list)
     total: int = 0
-    loaded: int = 0
+    loaded: int = 0  # rows accepted into the transaction (set when a load reply says so)
     filtered: int = 0
     unselected: int = 0
     load_bytes: int = 0
@@ -120,6 +125,7 @@ class Registry:
         return self.txns.get(txn_id)
 
     def finish(self, txn: Txn, state: TxnState, reason: str = "") -> None:
+        was = txn.state
         txn.state = state
         txn.reason = reason or txn.reason
         txn.finished_at = self.clock.now()
@@ -127,6 +133,21 @@ class Registry:
             txn.committed_at = txn.finished_at
         txn.deadline = None
         txn.staged = [] if state in (TxnState.ABORTED, TxnState.VISIBLE) else txn.staged
+        if state in FINISHED and was not in FINISHED:
+            self.stats["rows"] += txn.loaded
+        elif state is TxnState.ABORTED and was is not TxnState.ABORTED:
+            self.stats["aborted_rows"] += txn.loaded
+
+    def commit_later(self, txn: Txn) -> None:
+        """COMMITTED now, VISIBLE after a later `finish` (Doris async group commit); its rows count now."""
+        txn.state = TxnState.COMMITTED
+        txn.committed_at = self.clock.now()
+        self.stats["rows"] += txn.loaded
+
+    def precommitted_rows(self) -> int:
+        """Rows of transactions whose first phase is done (Doris PRECOMMITTED, StarRocks PREPARED)."""
+        self.sweep()
+        return sum(t.loaded for t in self.txns.values() if t.state in PRECOMMITTED)
 
     def sweep(self, force: bool = False) -> None:
         now = self.clock.now()

@@ -100,13 +100,13 @@ class StreamLoadRoutes(EmulatorCore):
             return self._abort(txn, outcome, self._too_many_versions_message(), start)
         staged = [StagedLoad(schema, plan)] if schema is not None else []
         if opts.two_phase_commit:
-            txn.staged, txn.state = staged, TxnState.PRECOMMITTED
+            txn.staged, txn.state, txn.loaded = staged, TxnState.PRECOMMITTED, plan.loaded
             txn.precommitted_at = self.registry.clock.now()
             txn.deadline = txn.precommitted_at + self.registry.precommit_timeout
         elif group == "async_mode":
             # Visible only after the group's internal commit.
-            txn.staged, txn.state = staged, TxnState.COMMITTED
-            txn.committed_at = self.registry.clock.now()
+            txn.staged, txn.loaded = staged, plan.loaded
+            self.registry.commit_later(txn)
             self._spawn(self._publish_later(txn))
         else:
             await self._commit_now(request, txn, outcome, staged, fault)
@@ -175,6 +175,7 @@ class StreamLoadRoutes(EmulatorCore):
             )
             return
         outcome.write_ms = self._now_ms(write_start)
+        txn.loaded = outcome.loaded
         if fault and fault.name == "publish_timeout":
             self.registry.finish(txn, TxnState.COMMITTED)
             txn.visible_at = self.registry.clock.now() + self.config.publish_delay
@@ -191,7 +192,7 @@ class StreamLoadRoutes(EmulatorCore):
         outcome.load_ms = self._now_ms(start)
         self.registry.stats[f"loads.{outcome.status}"] += 1
         if outcome.status in ("Success", "Publish Timeout"):
-            self.registry.stats["rows"] += outcome.loaded
+            # Rows count when their transaction commits (Registry.finish), not when a 2PC load precommits.
             self.registry.stats["bytes"] += outcome.load_bytes
         self.registry.stats["filtered_rows"] += outcome.filtered
         return json_response(stream_load_reply(self.dialect, outcome))

@@ -281,7 +281,6 @@ class StarRocksTransactionRoutes(EmulatorCore):
             await self._commit(txn.staged)
         except Exception as exc:
             return json_response(txn_reply("INTERNAL_ERROR", f"commit failed: {exc}", Label=txn.label))
-        self.registry.stats["rows"] += txn.loaded
         self.registry.stats["loads.Success"] += 1
         if fault and fault.name == "publish_timeout":
             self.registry.finish(txn, TxnState.COMMITTED)
