@@ -7,8 +7,8 @@
 3. Three more 100-record batches, each timed from the producer's ack to the rows being visible: the
    "last record to visible" latency (median).
 
-"Visible" = counted by the emulator and no transaction of the run's database still pending (a Doris 2PC load
-is counted at precommit; it is visible at commit).
+"Visible" = counted by the emulator (rows count at commit) and no transaction of the run's database still
+pending (redundant since the emulator counts 2PC rows at commit, kept as a second check).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def visible_rows(emulator: EmulatorHandle) -> int:
 
 
 def pending_txns(emulator: EmulatorHandle, db: str) -> int:
-    """Loads counted but not yet visible (Doris 2PC precommitted, StarRocks prepared)."""
+    """Loads not yet visible (Doris 2PC precommitted, StarRocks prepared)."""
     return sum(1 for t in emulator.txns(db=db) if t["state"] not in ("VISIBLE", "ABORTED", "COMMITTED"))
 
 
