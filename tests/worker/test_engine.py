@@ -474,3 +474,24 @@ def test_refused_credentials_stop_the_sink_instead_of_dead_lettering(registry):
     assert "basicAuthSecretRef" in str(engine.fatal)
     assert sent == [] and _errors(engine, "config") == 1
     assert consumer.committed_store.get(("t", 0), (0, ""))[0] == 0
+
+
+def test_readyz_names_the_registry_and_the_held_partition_until_it_answers(registry):
+    produce = avro_producer(registry, ORDER_V1, "t")
+    clock, sent = Clock(), []
+    log = {("t", 0): [produce(order(i)) for i in range(3)], ("t", 1): []}
+    engine, _, loader = _avro_engine(registry, log, clock, sent)
+    assert engine.health.ready() == (True, "ok")
+    registry.available = False
+    run_until_idle(engine, 3)
+    ready, why = engine.health.ready()
+    assert not ready and registry.url in why and "1 partition(s) held back, t[0] at offset 0" in why
+    assert engine.health.alive()[0], "the loop turns: a liveness probe must not restart the pod"
+
+    registry.available = True
+    clock.now += 60
+    run_until_idle(engine, 5)
+    assert engine.health.ready() == (True, "ok")
+    engine.stop()
+    assert engine.run() == EXIT_OK
+    assert loaded_ids(loader) == [0, 1, 2] and sent == []

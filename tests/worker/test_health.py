@@ -24,6 +24,18 @@ def test_probes_and_metrics_over_http():
         server.close()
 
 
+def test_readyz_is_not_ready_while_partitions_wait_for_the_schema_registry():
+    health = Health(stall_after=60)
+    health.joined = True
+    health.waiting = (
+        "waiting for the schema registry http://r:8081: 1 partition(s) held back, t[0] at offset 7"
+    )
+    assert health.ready() == (False, health.waiting)
+    assert health.alive() == (True, "ok"), "the loop still turns: no restart"
+    health.waiting = None
+    assert health.ready() == (True, "ok")
+
+
 def test_invalid_config_exits_3_and_writes_the_status(tmp_path):
     cfg = tmp_path / "sink.yaml"
     cfg.write_text(

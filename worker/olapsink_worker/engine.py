@@ -247,6 +247,9 @@ class Engine:
                 self._ingest(messages)
             except (FatalSinkError, ConfigError) as exc:
                 self._set_fatal(exc)
+        if self.registry_outage.partitions or self.health.waiting is not None:
+            # /readyz says why (a string: the HTTP thread never reads the outage's dict).
+            self.health.waiting = self.waiting_reason()
         self._harvest()
         if self.fatal is not None:
             return

@@ -3,7 +3,9 @@
 - ``/healthz`` is 200 while the engine loop has turned within ``stall_after`` seconds: a wedged loop gets
   the pod restarted by its liveness probe.
 - ``/readyz`` is 200 once the consumer has joined its group (an assignment arrived, possibly empty:
-  a spare replica with no partition is still healthy) and no fatal error stopped the sink.
+  a spare replica with no partition is still healthy) and no fatal error stopped the sink, and no
+  partition waits for an unavailable schema registry (``Health.waiting`` says which: the worker runs, but
+  loads nothing of them; docs/formats.md, "Registry outages").
 - ``/metrics`` is the Prometheus text format of the worker's registry.
 """
 
@@ -26,6 +28,9 @@ class Health:
         self.joined = False
         self.fatal: str | None = None
         self.stopping = False
+        #: Set by the engine loop while partitions wait for the schema registry: a finished sentence, so
+        #: that the HTTP thread never reads the engine's structures.
+        self.waiting: str | None = None
 
     def beat(self) -> None:
         self.last_beat = time.monotonic()
@@ -43,7 +48,11 @@ class Health:
             return False, "shutting down"
         if not self.joined:
             return False, "not yet in the consumer group"
-        return self.alive()
+        waiting = self.waiting  # read once: the loop may clear it meanwhile
+        ok, why = self.alive()
+        if ok and waiting is not None:
+            return False, waiting
+        return ok, why
 
 
 class HealthServer:
