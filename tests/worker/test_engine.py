@@ -495,3 +495,54 @@ def test_readyz_names_the_registry_and_the_held_partition_until_it_answers(regis
     engine.stop()
     assert engine.run() == EXIT_OK
     assert loaded_ids(loader) == [0, 1, 2] and sent == []
+
+
+class RecordingEvolver:
+    """SchemaEvolver's part the watch calls: which tables it was asked to check, and for which fields."""
+
+    def __init__(self) -> None:
+        self.ensured: list[tuple[str, list[str]]] = []
+
+    def ensure(self, table, fields) -> None:
+        self.ensured.append((str(table), [field["field"] for field in fields]))
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_registry_outage_at_the_schema_watchs_own_fetch_holds_the_partition_back(registry):
+    from olapsink_worker.formats.registry import registry_client
+    from olapsink_worker.schema.watch import AvroRegistrySchemas, SchemaWatch
+
+    v1 = avro_producer(registry, ORDER_V1, "t")
+    v2 = avro_producer(registry, ORDER_V2, "t")
+    values = [v1(order(i)) for i in range(3)] + [v2(order(i, note="n")) for i in range(3, 6)]
+    clock, sent = Clock(), []
+    engine, consumer, loader = _avro_engine(registry, {("t", 0): values}, clock, sent)
+    client = registry_client(engine.sink.spec.converter.schema_registry, retries=0)
+    evolver = RecordingEvolver()
+    engine.schema_watch = SchemaWatch(evolver, AvroRegistrySchemas(client, url=registry.url))
+    table = engine.router.table_for_topic("t")
+    engine.schema_watch.observe(table, values[0])  # the watch knows v1
+    for value in (values[0], values[3]):
+        engine.decoder.decode(value, "t")  # the decoder knows both: only the watch's fetch of v2 fails
+    registry.available = False
+    run_until_idle(engine, 3)
+    clock.now += 2  # the time trigger flushes what was read before the held record
+    run_until_idle(engine, 3)
+    assert engine.fatal is None and sent == [], "neither stopped nor dead-lettered"
+    assert loaded_ids(loader) == [0, 1, 2], "nothing past the held record is buffered"
+    assert consumer.committed_store[("t", 0)][0] == 3 and consumer.positions[("t", 0)] == 3
+    assert _errors(engine, "unavailable") >= 1
+
+    registry.available = True
+    clock.now += 60
+    run_until_idle(engine, 5)
+    engine.stop()
+    assert engine.run() == EXIT_OK
+    assert loaded_ids(loader) == list(range(6)) and sent == []
+    assert consumer.committed_store[("t", 0)][0] == 6
+    assert [fields for _, fields in evolver.ensured] == [
+        [f["name"] for f in ORDER_V1["fields"]],
+        [f["name"] for f in ORDER_V2["fields"]],
+    ]

@@ -13,7 +13,13 @@ from typing import Any
 import fastavro
 import pymysql
 import pytest
-from olapsink_worker.errors import FatalSinkError
+from olapsink_worker.errors import (
+    FatalSinkError,
+    RecordError,
+    RegistryConfigError,
+    RegistryUnavailableError,
+    SchemaUnusableError,
+)
 from olapsink_worker.schema import (
     SchemaEvolver,
     UnmappableFieldError,
@@ -34,6 +40,7 @@ from olapsink_worker.schema.watch import (
 from olapsink_worker.spec import parse_manifest
 from olapsink_worker.tables import TableRef
 
+from tests.schema_registry.server import SchemaRegistryServer
 from tests.worker.formats.messages import order_file, order_types
 
 DBZ = "io.debezium.time."
@@ -813,14 +820,15 @@ def test_avro_watch_resolves_referenced_types() -> None:
     assert alters(server) == ["ALTER TABLE `db`.`t` ADD COLUMN `a` JSON NULL"]
 
 
-def test_avro_watch_skips_non_avro_schemas_and_stops_when_the_registry_fails() -> None:
+def test_avro_watch_skips_non_avro_schemas_and_an_unreadable_schema_is_the_records_fault() -> None:
     server = FakeServer()
     server.tables[("db", "t")] = ["id"]
-    registry = FakeRegistry({4: avro_schema({"type": "record"}, kind="PROTOBUF")})
+    unreadable = SimpleNamespace(schema_str="{not json", schema_type="AVRO", references=[])
+    registry = FakeRegistry({4: avro_schema({"type": "record"}, kind="PROTOBUF"), 5: unreadable})
     watch = SchemaWatch(evolver(server), AvroRegistrySchemas(registry))
     watch.observe(TABLE, framed(4))
     assert server.statements == []
-    with pytest.raises(FatalSinkError, match="cannot read Avro schema id 5 from the registry: KeyError"):
+    with pytest.raises(SchemaUnusableError, match="Avro schema id 5 from the registry: JSONDecode"):
         watch.observe(TABLE, framed(5))
 
 
@@ -922,11 +930,11 @@ def test_protobuf_watch_adds_the_columns_of_a_new_version_once() -> None:
     assert registry.calls == 2
 
 
-def test_protobuf_watch_with_a_bad_message_path_stops_the_sink() -> None:
+def test_protobuf_watch_with_a_bad_message_path_is_the_records_fault() -> None:
     server = FakeServer()
     server.tables[("db", "t")] = ["id"]
     watch = SchemaWatch(evolver(server), ProtobufRegistrySchemas(FakeRegistry({1: proto_schema(1)})))
-    with pytest.raises(FatalSinkError, match=r"Protobuf schema id 1 \(message \[7\]\)"):
+    with pytest.raises(SchemaUnusableError, match=r"Protobuf schema id 1 has no message at .* path \[7\]"):
         watch.observe(TABLE, proto_framed(1, b"\x02\x0e"))
 
 
@@ -937,3 +945,76 @@ def test_a_protobuf_sink_with_a_registry_gets_a_protobuf_watch() -> None:
     )
     watch = watch_for_sink(sink, "pw")
     assert watch is not None and isinstance(watch.source, ProtobufRegistrySchemas)
+
+
+# -- the watch's own registry fetch: failures classified as the decoders classify them ------------------
+
+
+@pytest.fixture(scope="module")
+def _registry_server() -> Any:
+    server = SchemaRegistryServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def registry_server(_registry_server: SchemaRegistryServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    # Each case asks the registry itself, not the fail-fast window a previous outage opened.
+    monkeypatch.setattr("olapsink_worker.formats.registry.FAIL_FAST_S", 0.0)
+    yield _registry_server
+    _registry_server.available, _registry_server.failure = True, None
+
+
+def registered_watch(registry: SchemaRegistryServer, value_format: str) -> tuple[SchemaWatch, bytes]:
+    """The watch a sink of ``value_format`` gets, and a value naming a schema the registry has."""
+    if value_format == "avro":
+        record = {"type": "record", "name": "R", "fields": [{"name": "id", "type": "long"}]}
+        schema_id = registry.store.register("t-value", {"schema": json.dumps(record)})
+        value = framed(schema_id)
+    else:
+        body = {"schema": proto_schema(1).schema_str, "schemaType": "PROTOBUF"}
+        value = proto_framed(registry.store.register("t-value", body))
+    sink = manifest(
+        converter={"valueFormat": value_format, "schemaRegistry": {"url": registry.url}},
+        schemaEvolution="basic",
+    )
+    watch = watch_for_sink(sink, "pw")
+    assert watch is not None
+    return watch, value
+
+
+@pytest.mark.parametrize("value_format", ["avro", "protobuf"])
+def test_watch_raises_registry_unavailable_and_asks_once_per_record(
+    registry_server: SchemaRegistryServer, value_format: str
+) -> None:
+    watch, value = registered_watch(registry_server, value_format)
+    registry_server.available = False
+    before = registry_server.store.requests
+    with pytest.raises(RegistryUnavailableError, match="is unavailable") as raised:
+        watch.observe(TABLE, value)
+    assert raised.value.url == registry_server.url
+    # No retries of the client's own: they would sleep in the engine loop; the engine retries later.
+    assert registry_server.store.requests - before == 1
+    registry_server.available = True
+    key = watch.source.key(value)
+    assert watch.source.fields(key), "read once the registry answers again"
+
+
+@pytest.mark.parametrize("value_format", ["avro", "protobuf"])
+def test_watch_refused_by_the_registry_stops_the_sink_naming_the_secret(
+    registry_server: SchemaRegistryServer, value_format: str
+) -> None:
+    watch, value = registered_watch(registry_server, value_format)
+    registry_server.failure = (401, 40101)
+    with pytest.raises(RegistryConfigError, match="basicAuthSecretRef"):
+        watch.observe(TABLE, value)
+
+
+def test_watch_given_an_unknown_schema_id_blames_the_record(
+    registry_server: SchemaRegistryServer,
+) -> None:
+    watch, _ = registered_watch(registry_server, "avro")
+    with pytest.raises(RecordError, match="cannot use Avro schema id 9999"):
+        watch.observe(TABLE, framed(9999))

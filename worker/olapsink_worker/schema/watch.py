@@ -11,6 +11,13 @@
 
 A value whose schema cannot be found is left alone: the decoder decides what to do with it.
 
+The registry is asked through a ``formats.registry.SchemaCache``, so its failures are classified as the
+decoders' are (the decoder may have read the schema just before the registry went down): unavailable raises
+``RegistryUnavailableError`` (the engine holds the partition back at the record and reads it again,
+docs/formats.md "Registry outages"), refused credentials or TLS raise ``RegistryConfigError`` (the sink
+stops), a schema that cannot be used raises ``SchemaUnusableError`` (a RecordError: the errors policy).
+Its client does not retry by itself either: the engine's backoff waits without holding up the loop.
+
 When a sink gets a watch (``watch_for_sink``), for those formats:
 
 - ``schemaEvolution: basic``: always;
@@ -27,7 +34,8 @@ from typing import Any, Protocol
 
 import msgspec
 
-from olapsink_worker.errors import FatalSinkError
+from olapsink_worker.errors import SchemaUnusableError
+from olapsink_worker.formats.registry import SchemaCache
 from olapsink_worker.formats.wire import avro_schema_key, protobuf_schema_key
 from olapsink_worker.schema.avro_fields import avro_fields
 from olapsink_worker.schema.diff import Field, row_fields
@@ -70,33 +78,40 @@ class JsonEnvelopeSchemas:
 
 
 class AvroRegistrySchemas:
-    """Confluent-framed Avro values; writer schemas from the registry (``client.get_schema(id)``)."""
+    """Confluent-framed Avro values; writer schemas from the registry (``client.get_schema(id)``) at ``url``
+    (named in errors)."""
 
-    def __init__(self, client: Any, *, debezium: bool = False) -> None:
+    def __init__(self, client: Any, *, debezium: bool = False, url: str = "") -> None:
         self._client = client
         self._debezium = debezium
+        # Per id: the parsed record schema and the named types it references (None: not an Avro record).
+        self._schemas: SchemaCache[tuple[dict[str, Any], dict[str, Any]] | None] = SchemaCache(
+            self._fetch, "Avro", url
+        )
 
     def key(self, value: bytes) -> int | None:
         return avro_schema_key(value)  # None when not framed: the decoder reports it
 
     def fields(self, key: Any) -> list[Field] | None:
-        try:
-            schema = self._client.get_schema(key)
-            if (schema.schema_type or "AVRO") != "AVRO":
-                return None
-            named: dict[str, Any] = {}
-            for ref in schema.references or []:
-                self._add_reference(ref, named, set())
-            parsed = json.loads(schema.schema_str)
-        except Exception as exc:  # registry HTTP errors, timeouts, unparsable text
-            raise FatalSinkError(
-                f"schema evolution cannot read Avro schema id {key} from the registry: "
-                f"{type(exc).__name__}: {exc}",
-                reason="SchemaEvolutionFailed",
-            ) from exc
+        """Raises RegistryUnavailableError, RegistryConfigError or SchemaUnusableError (see the module
+        docstring) when the schema cannot be fetched or parsed."""
+        fetched = self._schemas[key]
+        if fetched is None:
+            return None
+        parsed, named = fetched
+        return avro_fields(parsed, named, debezium=self._debezium)
+
+    def _fetch(self, schema_id: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        schema = self._client.get_schema(schema_id)
+        if (schema.schema_type or "AVRO") != "AVRO":
+            return None
+        named: dict[str, Any] = {}
+        for ref in schema.references or []:
+            self._add_reference(ref, named, set())
+        parsed = json.loads(schema.schema_str)
         if not isinstance(parsed, dict) or parsed.get("type") != "record":
             return None
-        return avro_fields(parsed, named, debezium=self._debezium)
+        return parsed, named
 
     def _add_reference(self, ref: Any, named: dict[str, Any], seen: set[tuple[str, int]]) -> None:
         if (ref.subject, ref.version) in seen:
@@ -114,41 +129,53 @@ class AvroRegistrySchemas:
 
 
 class ProtobufRegistrySchemas:
-    """Confluent-framed Protobuf values; the message type named by the value's id and message-index path."""
+    """Confluent-framed Protobuf values; the message type named by the value's id and message-index path,
+    from the registry at ``url`` (named in errors)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, url: str = "") -> None:
         self._client = client
+        # Per id: the descriptor pool holding the schema's file, and the file (None: not Protobuf).
+        self._schemas: SchemaCache[tuple[Any, Any] | None] = SchemaCache(self._fetch, "Protobuf", url)
 
     def key(self, value: bytes) -> tuple[int, tuple[int, ...]] | None:
         return protobuf_schema_key(value)  # None when not framed: the decoder reports it
 
     def fields(self, key: Any) -> list[Field] | None:
-        # The same pool building as formats.protobuf, which decodes the values (its helpers, reused).
-        from olapsink_worker.formats.protobuf import _file_proto, _fresh_pool
+        """Raises RegistryUnavailableError, RegistryConfigError or SchemaUnusableError (see the module
+        docstring) when the schema cannot be fetched or compiled, or has no message at the value's path."""
         from olapsink_worker.schema.protobuf_fields import message_fields
 
         schema_id, indexes = key
+        fetched = self._schemas[schema_id]
+        if fetched is None:
+            return None
+        pool, proto = fetched
         try:
-            schema = self._client.get_schema(schema_id, fmt="serialized")
-            if schema.schema_type != "PROTOBUF":
-                return None
-            pool = _fresh_pool()
-            added: set[str] = set()
-            for ref in schema.references or []:
-                self._add_reference(pool, ref, added, _file_proto)
-            proto = _file_proto(f"olapsink/evolution_{schema_id}.proto", schema.schema_str)
-            pool.Add(proto)
             prefix = f"{proto.package}." if proto.package else ""
             message = pool.FindMessageTypeByName(prefix + proto.message_type[indexes[0]].name)
             for index in indexes[1:]:
                 message = message.nested_types[index]
-        except Exception as exc:  # registry HTTP errors, timeouts, bad descriptors, bad index paths
-            raise FatalSinkError(
-                f"schema evolution cannot read Protobuf schema id {schema_id} (message {list(indexes)}) "
-                f"from the registry: {type(exc).__name__}: {exc}",
-                reason="SchemaEvolutionFailed",
+        except (IndexError, KeyError) as exc:
+            raise SchemaUnusableError(
+                f"Protobuf schema id {schema_id} has no message at the value's message-index path "
+                f"{list(indexes)}: {type(exc).__name__}: {exc}"
             ) from exc
         return message_fields(message)
+
+    def _fetch(self, schema_id: int) -> tuple[Any, Any] | None:
+        # The same pool building as formats.protobuf, which decodes the values (its helpers, reused).
+        from olapsink_worker.formats.protobuf import _file_proto, _fresh_pool
+
+        schema = self._client.get_schema(schema_id, fmt="serialized")
+        if schema.schema_type != "PROTOBUF":
+            return None
+        pool = _fresh_pool()
+        added: set[str] = set()
+        for ref in schema.references or []:
+            self._add_reference(pool, ref, added, _file_proto)
+        proto = _file_proto(f"olapsink/evolution_{schema_id}.proto", schema.schema_str)
+        pool.Add(proto)
+        return pool, proto
 
     def _add_reference(self, pool: Any, ref: Any, added: set[str], file_proto: Any) -> None:
         if ref.name in added:
@@ -169,7 +196,8 @@ class SchemaWatch:
         self._seen: set[tuple[TableRef, Hashable]] = set()
 
     def observe(self, table: TableRef, value: bytes | None) -> None:
-        """Raises FatalSinkError (from the evolver) when the table lacks a column and it is not added."""
+        """Raises FatalSinkError (from the evolver) when the table lacks a column and it is not added, and
+        the registry's classified errors (see the module docstring) when the schema cannot be read."""
         if value is None:
             return
         key = self.source.key(value)
@@ -204,11 +232,12 @@ def watch_for_sink(sink: Any, password: str) -> SchemaWatch | None:
     elif value_format in ("avro", "protobuf") and registry.url:
         from olapsink_worker.formats.registry import registry_client
 
-        client = registry_client(registry)
+        # No retries in the client: they would sleep in the engine loop (see the module docstring).
+        client = registry_client(registry, retries=0)
         source = (
-            AvroRegistrySchemas(client, debezium=debezium)
+            AvroRegistrySchemas(client, debezium=debezium, url=registry.url)
             if value_format == "avro"
-            else ProtobufRegistrySchemas(client)
+            else ProtobufRegistrySchemas(client, url=registry.url)
         )
     else:
         return None
