@@ -42,9 +42,9 @@ T = TypeVar("T")
 REGISTRY_FIELD = "spec.converter.schemaRegistry"
 # Whole-request timeout; the client's default is none at all, which would hang a poll loop forever.
 REQUEST_TIMEOUT_S = 10
-# The client's own retries of transient failures. The decoders set none (the engine retries an
-# unavailable registry with its own backoff, see the module docstring); the schema watch keeps these.
-RETRIES = 2
+# The client's own retries of transient failures: none. They would sleep inside the loop; the engine
+# retries an unavailable registry with its own backoff while the loop runs (see the module docstring).
+RETRIES = 0
 _CACHE_SIZE = 1000
 # After a failure of the "unavailable" kind, schemas not yet cached fail at once for this long instead of
 # asking again: a run of records, or several partitions, naming the schema must not each wait out a
