@@ -117,7 +117,7 @@ def test_protobuf_outage_is_an_outage_too(registry):
 def test_the_decoders_client_leaves_retries_to_the_engine():
     conv = ConverterSpec.model_validate({"valueFormat": "avro", "schemaRegistry": {"url": "http://sr"}})
     assert client_config(conv.schema_registry, {}, retries=0)["max.retries"] == 0
-    assert client_config(conv.schema_registry, {})["max.retries"] > 0  # the schema watch keeps its own
+    assert client_config(conv.schema_registry, {})["max.retries"] == 0  # nobody sleeps in the loop
 
 
 def test_after_an_outage_misses_fail_fast_then_ask_the_registry_again(registry):
