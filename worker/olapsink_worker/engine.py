@@ -76,7 +76,10 @@ EXIT_FATAL = 2
 
 @dataclass(frozen=True)
 class EngineOptions:
-    consume_batch: int = 10_000
+    #: Records per consume() call. consume() builds its Message objects in one C call holding the GIL, so
+    #: a load thread waiting to resume (after each socket send) waits that long: 2,000 (~1 ms) gave
+    #: shorter loads and more records per CPU-second than 10,000 in bench/worker.py (docs/worker.md).
+    consume_batch: int = 2_000
     load_threads: int = 2
     #: Longest time a revoke or a shutdown waits for loads before giving the partitions up.
     drain_timeout: float = 25.0
@@ -261,7 +264,7 @@ class Engine:
 
     def _consume_size(self) -> int:
         """Fewer records per consume() when the budget is nearly used, so that one consume batch cannot
-        overshoot it by much (a 10,000-record batch of 1 KB values is 10 MB)."""
+        overshoot it by much (a 2,000-record batch of 1 MB values is 2 GB)."""
         free = self.budget - self.memory_in_use()
         fits = int(free // max(1.0, self._avg_record))
         return max(100, min(self.options.consume_batch, fits))

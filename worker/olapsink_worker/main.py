@@ -211,7 +211,7 @@ GC_YOUNG_THRESHOLD = 20_000
 
 def tune_gc() -> None:
     """Fewer cyclic-GC passes on the consume path. Every Kafka message arrives as a GC-tracked Message
-    object (10,000 per consume() call) that lives until its batch is ingested, so with CPython's
+    object (thousands per consume() call) that lives until its batch is ingested, so with CPython's
     defaults the collector ran ~15 young passes per call and promoted them into older generations
     that it then traversed again, with every long-lived object of the process: ~0.3 CPU-s per million
     records, a third of the loop's time (measured with the bench's consumer loop, docs/benchmarks.md).
