@@ -25,6 +25,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from olapsink_worker.errors import ConfigError
@@ -222,12 +223,22 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
 
 
+def default_avro_schema_dir(config: str) -> None:
+    """Run by hand, relative ``avroSchemaFiles`` paths are read next to the config file, where people keep
+    them; the operator sets ``$OLAPSINK_AVRO_SCHEMA_DIR`` to its ConfigMap mount, and a value set by hand
+    wins too."""
+    from olapsink_worker.formats.avro import SCHEMA_DIR_ENV
+
+    os.environ.setdefault(SCHEMA_DIR_ENV, str(Path(config).resolve().parent))
+
+
 def run(args: argparse.Namespace, status_file: str | None) -> int:
     from olapsink_worker.engine import EngineOptions
     from olapsink_worker.secrets import database_password
     from olapsink_worker.spec import load_manifest_file
 
     sink = load_manifest_file(args.config)
+    default_avro_schema_dir(args.config)
     spec = sink.spec
     metrics = WorkerMetrics()
     health = Health()

@@ -297,7 +297,8 @@ class ConverterSpec(SpecModel):
         default_factory=dict,
         description="topic → .avsc file path for raw Avro (value.converter.avro.topic2schema.filepath): "
         "absolute (file:// allowed) or relative. A relative path is a key of avroSchemaConfigMap under the "
-        "operator; run by hand, it is resolved against $OLAPSINK_AVRO_SCHEMA_DIR.",
+        "operator; run by hand, it is resolved against $OLAPSINK_AVRO_SCHEMA_DIR, by default the directory "
+        "of the --config file.",
     )
     avro_schema_config_map: str | None = Field(
         default=None,
