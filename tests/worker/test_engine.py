@@ -497,6 +497,26 @@ def test_readyz_names_the_registry_and_the_held_partition_until_it_answers(regis
     assert loaded_ids(loader) == [0, 1, 2] and sent == []
 
 
+def test_a_partition_held_for_the_registry_and_revoked_is_read_again_when_it_comes_back(registry):
+    # librdkafka keeps a pause across unassign and assign (the fake does too): a partition revoked while
+    # held must not stay paused for good when the group gives it back.
+    produce = avro_producer(registry, ORDER_V1, "t")
+    clock, sent = Clock(), []
+    log = {("t", 0): [produce(order(i)) for i in range(3)]}
+    engine, consumer, loader = _avro_engine(registry, log, clock, sent)
+    registry.available = False
+    run_until_idle(engine, 3)
+    assert ("t", 0) in consumer.paused
+    consumer.revoke([("t", 0)])
+    registry.available = True
+    consumer.assign_all()
+    assert ("t", 0) not in consumer.paused
+    run_until_idle(engine, 5)
+    engine.stop()
+    assert engine.run() == EXIT_OK
+    assert loaded_ids(loader) == [0, 1, 2] and sent == []
+
+
 class RecordingEvolver:
     """SchemaEvolver's part the watch calls: which tables it was asked to check, and for which fields."""
 

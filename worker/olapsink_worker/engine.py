@@ -951,6 +951,10 @@ class Engine:
         consumer.incremental_assign(partitions)
         if partitions and (self._paused or self.fatal is not None):
             consumer.pause(partitions)
+        elif partitions:
+            # librdkafka keeps a partition's pause across unassign and assign: one paused here before (held
+            # for the schema registry, or by the memory budget) and revoked would never be read again.
+            consumer.resume(partitions)
         self.metrics.assigned_partitions.set(len(self._assigned))
         log.info("assigned %s", [f"{tp.topic}[{tp.partition}]" for tp in partitions])
 

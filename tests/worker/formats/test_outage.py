@@ -83,3 +83,15 @@ def test_bound_from_the_option_the_environment_or_the_default():
         with pytest.raises(ConfigError) as err:
             retry_bound(None, {"OLAPSINK_SCHEMA_REGISTRY_RETRY_TIMEOUT": bad})
         assert err.value.problems[0].path == "OLAPSINK_SCHEMA_REGISTRY_RETRY_TIMEOUT"
+
+
+def test_the_last_retry_is_never_inside_the_registry_caches_fail_fast_window():
+    # A retry within FAIL_FAST_S of the last failure fails without asking the registry; the one before the
+    # bound must still ask it.
+    from olapsink_worker.formats.registry import FAIL_FAST_S
+
+    outage = RegistryOutage(bound=30, rng=random.Random(5))
+    outage.failed(TP, 40, _down(), now=0.0)
+    outage.due(now=100.0)
+    entry = outage.failed(TP, 40, _down(), now=29.9)  # 0.1 s left before the bound
+    assert entry.retry_at - 29.9 >= FAIL_FAST_S

@@ -140,3 +140,32 @@ def test_after_an_outage_misses_fail_fast_then_ask_the_registry_again(registry):
     now[0] += 1.0
     assert "Order" in cache[1]
     assert registry.store.requests == asked + 1
+
+
+@pytest.mark.parametrize("body", [b"<html>welcome</html>", b""])
+def test_a_url_that_answers_but_not_as_a_registry_is_the_configuration(registry, body):
+    # A 200 that is not a registry's JSON (a web app, a proxy page, an empty body) would fail every record
+    # alike: it stops the sink naming the URL, never dead-letters the records.
+    import http.server
+    import threading
+
+    class NotARegistry(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    value = _framed(registry)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotARegistry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(RegistryConfigError, match="url"):
+            _decoder(f"http://127.0.0.1:{server.server_address[1]}")(value, "t")
+    finally:
+        server.shutdown()
+        server.server_close()

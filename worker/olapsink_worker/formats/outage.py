@@ -118,8 +118,9 @@ class RegistryOutage:
                 "restart the worker",
                 reason=REASON,
             )
-        # The last retry comes at the bound, not past it.
-        delay = min(self.wait(entry.attempts), entry.since + self.bound - now)
+        # The last retry comes at the bound, not past it; never inside the registry cache's fail-fast
+        # window, where it would fail without asking the registry.
+        delay = max(FAIL_FAST_S, min(self.wait(entry.attempts), entry.since + self.bound - now))
         entry.retry_at = now + delay
         log.warning(
             "%s: %s[%d] waits %.1fs before reading offset %d again (attempt %d, %.0fs of %gs)",

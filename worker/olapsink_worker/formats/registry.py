@@ -123,7 +123,22 @@ def classify(exc: BaseException) -> Kind:
         return "config"
     if isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError)):
         return "unavailable"
+    if _raised_in_registry_client(exc):
+        # The URL answered 2xx, but not as a registry does (an HTML page, an empty body, JSON of another
+        # shape): every record would fail alike, so it is the configuration, not the record.
+        return "config"
     return "unusable"  # the schema text: JSON, Avro or descriptor errors
+
+
+def _raised_in_registry_client(exc: BaseException) -> bool:
+    """Whether confluent-kafka's registry client itself failed while reading a reply (as opposed to our
+    code compiling the schema text it returned)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if "confluent_kafka/schema_registry/" in tb.tb_frame.f_code.co_filename.replace("\\", "/"):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _tls_failure(exc: BaseException) -> bool:
