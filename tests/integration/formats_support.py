@@ -11,6 +11,7 @@ from typing import Any
 from confluent_kafka import Consumer
 
 from tests.schema_registry.fixtures import USER_INFO
+from tests.worker.harness import sink_doc
 
 # Doris and StarRocks have no TIME column: times load as text, as the JSON path leaves them.
 ORDER_COLUMNS = {
@@ -42,6 +43,32 @@ def registry_secret(tmp_path: Path, monkeypatch: Any) -> dict[str, Any]:
     (tmp_path / "sr-auth" / "userinfo").write_text(USER_INFO)
     monkeypatch.setenv("OLAPSINK_SECRETS_DIR", str(tmp_path))
     return {"basicAuthSecretRef": {"name": "sr-auth", "key": "userinfo"}}
+
+
+def orders_database(emulator: Any, columns: dict[str, str] = ORDER_COLUMNS) -> str:
+    """A fresh database holding the DUPLICATE ``orders`` table the format tests load into."""
+    db = str(emulator.create_database())
+    emulator.create_table(db, "orders", "DUPLICATE", columns, key=["id"])
+    return db
+
+
+def registry_sink(
+    emulator: Any,
+    broker: Any,
+    registry: Any,
+    db: str,
+    topic: str,
+    value_format: str,
+    tmp_path: Path,
+    monkeypatch: Any,
+    **spec: Any,
+) -> dict[str, Any]:
+    """A sink from ``topic`` into ``orders`` decoding through the test registry, with its basic auth."""
+    converter = {
+        "valueFormat": value_format,
+        "schemaRegistry": {"url": registry.url, **registry_secret(tmp_path, monkeypatch)},
+    }
+    return sink_doc(emulator, broker, db, [topic], {topic: "orders"}, converter=converter, **spec)
 
 
 def table_rows(emulator: Any, db: str, table: str = "orders") -> list[tuple[Any, ...]]:

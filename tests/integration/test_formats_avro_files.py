@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.integration.formats_support import ORDER_COLUMNS, fresh_topic, table_rows
+from tests.integration.formats_support import fresh_topic, orders_database, table_rows
 from tests.worker.formats.avro_schemas import ORDER_V1, ORDER_V2, order
 from tests.worker.formats.producers import raw_avro
 from tests.worker.harness import ThreadWorker, committed, count, sink_doc, wait_for
@@ -32,8 +32,7 @@ def test_raw_avro_from_a_local_schema_file_then_a_new_optional_field(
     starrocks_emulator, kafka_broker, tmp_path
 ):
     emu = starrocks_emulator
-    db = emu.create_database()
-    emu.create_table(db, "orders", "DUPLICATE", ORDER_COLUMNS, key=["id"])
+    db = orders_database(emu)
     emu.create_table(
         db, "cities", "DUPLICATE", {"id": "BIGINT", "city": "VARCHAR(8)", "day": "DATE"}, key=["id"]
     )

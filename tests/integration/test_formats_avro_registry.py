@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.formats_support import (
-    ORDER_COLUMNS,
     dead_letters,
     fresh_topic,
-    registry_secret,
+    orders_database,
+    registry_sink,
     table_rows,
 )
 from tests.schema_registry.fixtures import schema_registry  # noqa: F401 (fixture)
 from tests.worker.formats.avro_schemas import ORDER_V1, ORDER_V2, order
 from tests.worker.formats.producers import avro_producer
-from tests.worker.harness import ThreadWorker, committed, count, sink_doc, wait_for
+from tests.worker.harness import ThreadWorker, committed, count, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,8 +27,7 @@ def test_avro_with_registry_loads_logical_types_nulls_and_a_new_optional_field(
     monkeypatch,
 ):
     emu = doris_emulator
-    db = emu.create_database()
-    emu.create_table(db, "orders", "DUPLICATE", ORDER_COLUMNS, key=["id"])
+    db = orders_database(emu)
     topic, dlq = fresh_topic(kafka_broker), fresh_topic(kafka_broker, "dlq")
     v1 = avro_producer(schema_registry, ORDER_V1, topic)
     v2 = avro_producer(schema_registry, ORDER_V2, topic)
@@ -37,16 +36,15 @@ def test_avro_with_registry_loads_logical_types_nulls_and_a_new_optional_field(
         [v1(order(i)) for i in range(0, 3)] + [unknown_id] + [v2(order(i, note=f"n{i}")) for i in (3, 10)]
     )
     kafka_broker.produce(topic, values)
-    doc = sink_doc(
+    doc = registry_sink(
         emu,
         kafka_broker,
+        schema_registry,
         db,
-        [topic],
-        {topic: "orders"},
-        converter={
-            "valueFormat": "avro",
-            "schemaRegistry": {"url": schema_registry.url, **registry_secret(tmp_path, monkeypatch)},
-        },
+        topic,
+        "avro",
+        tmp_path,
+        monkeypatch,
         errors={
             "tolerance": "all",
             "deadLetterQueue": {"topic": dlq},

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.formats_support import fresh_topic, registry_secret
+from tests.integration.formats_support import fresh_topic, orders_database, registry_sink
 from tests.schema_registry.fixtures import schema_registry  # noqa: F401 (fixture)
 from tests.worker.formats.messages import order_types
 from tests.worker.formats.producers import protobuf_producer
-from tests.worker.harness import ThreadWorker, committed, count, sink_doc, wait_for
+from tests.worker.harness import ThreadWorker, committed, count, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -49,24 +49,13 @@ def test_protobuf_loads_well_known_types_nulls_and_a_new_optional_field(
     monkeypatch,
 ):
     emu = doris_emulator
-    db = emu.create_database()
-    emu.create_table(db, "orders", "DUPLICATE", COLUMNS, key=["id"])
+    db = orders_database(emu, COLUMNS)
     topic = fresh_topic(kafka_broker)
     v1 = protobuf_producer(schema_registry, order_types(1)[0], topic)
     v2 = protobuf_producer(schema_registry, order_types(2)[0], topic)
     values = [v1(_order(1, 1)), v1(_order(1, 10)), v2(_order(2, 3, note="gift")), v2(_order(2, 20))]
     kafka_broker.produce(topic, values)
-    doc = sink_doc(
-        emu,
-        kafka_broker,
-        db,
-        [topic],
-        {topic: "orders"},
-        converter={
-            "valueFormat": "protobuf",
-            "schemaRegistry": {"url": schema_registry.url, **registry_secret(tmp_path, monkeypatch)},
-        },
-    )
+    doc = registry_sink(emu, kafka_broker, schema_registry, db, topic, "protobuf", tmp_path, monkeypatch)
     with ThreadWorker(doc, emu.password):
         wait_for(lambda: count(emu, db, "orders") == 4, 60, what="4 rows")
         wait_for(lambda: committed(kafka_broker, doc["spec"]["kafka"]["groupId"], topic, 1) == [4], 30)

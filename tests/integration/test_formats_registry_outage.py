@@ -9,11 +9,11 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from tests.integration.formats_support import ORDER_COLUMNS, fresh_topic, registry_secret
+from tests.integration.formats_support import fresh_topic, orders_database, registry_sink
 from tests.schema_registry.fixtures import schema_registry  # noqa: F401 (fixture)
 from tests.worker.formats.avro_schemas import ORDER_V1, order
 from tests.worker.formats.producers import avro_producer
-from tests.worker.harness import ThreadWorker, committed, count, ids, sink_doc, wait_for
+from tests.worker.harness import ThreadWorker, committed, count, ids, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -28,18 +28,8 @@ def _records_in(broker, topic: str) -> int:
 
 
 def _sink(emu, kafka_broker, registry, db, topic, tmp_path, monkeypatch, **errors):
-    return sink_doc(
-        emu,
-        kafka_broker,
-        db,
-        [topic],
-        {topic: "orders"},
-        converter={
-            "valueFormat": "avro",
-            "schemaRegistry": {"url": registry.url, **registry_secret(tmp_path, monkeypatch)},
-        },
-        errors={"maxRetries": 3, "retryIntervalMs": 100, **errors},
-    )
+    errors = {"maxRetries": 3, "retryIntervalMs": 100, **errors}
+    return registry_sink(emu, kafka_broker, registry, db, topic, "avro", tmp_path, monkeypatch, errors=errors)
 
 
 def test_records_read_while_the_registry_is_down_load_once_when_it_comes_back(
@@ -50,8 +40,7 @@ def test_records_read_while_the_registry_is_down_load_once_when_it_comes_back(
     monkeypatch,
 ):
     emu = doris_emulator
-    db = emu.create_database()
-    emu.create_table(db, "orders", "DUPLICATE", ORDER_COLUMNS, key=["id"])
+    db = orders_database(emu)
     topic, dlq = fresh_topic(kafka_broker), fresh_topic(kafka_broker, "dlq")
     produce = avro_producer(schema_registry, ORDER_V1, topic)
     values = [produce(order(i)) for i in range(20)]
@@ -95,8 +84,7 @@ def test_a_registry_down_past_the_bound_stops_the_sink_with_offsets_kept(
     monkeypatch,
 ):
     emu = doris_emulator
-    db = emu.create_database()
-    emu.create_table(db, "orders", "DUPLICATE", ORDER_COLUMNS, key=["id"])
+    db = orders_database(emu)
     topic = fresh_topic(kafka_broker)
     produce = avro_producer(schema_registry, ORDER_V1, topic)
     kafka_broker.produce(topic, [produce(order(i)) for i in range(5)])
